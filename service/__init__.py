@@ -1,0 +1,89 @@
+"""The HTTP service: app factory, blueprints, request authentication and the command line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+import uuid
+
+from flask import Flask, g, request
+from flask_smorest import Api
+
+from .auth import verify_signed_request
+from .config import Config, load_config
+from .errors import register_error_handlers
+from .runtime import Runtime, close_db
+
+from .version import __version__
+
+MAX_BODY_BYTES = 10 * 1024 * 1024
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
+access_log = logging.getLogger("lop_sidecar.access")
+
+# Routes that answer without a signature.
+UNSIGNED_ENDPOINTS = {"health.health", "api-docs.openapi_json"}
+
+
+class LopApi(Api):
+    """flask-smorest's Api with errors as problem+json (its own JSON error handler is not used)."""
+
+    def _register_error_handlers(self):
+        register_error_handlers(self._app)
+
+
+def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
+    """The Flask app. Tests pass a Config (or a ready Runtime); production reads the environment."""
+    if runtime is None:
+        runtime = Runtime.from_config(config or load_config(require_secret=True))
+    app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+        API_TITLE="lop-sidecar",
+        API_VERSION=__version__,
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX="/api/v1",
+        OPENAPI_JSON_PATH="openapi.json",
+        JSON_SORT_KEYS=False,
+    )
+    app.json.sort_keys = False
+    app.extensions["lop_sidecar"] = runtime
+
+    api = LopApi(app, spec_kwargs={"info": {"description": "The LOP sidecar beside the WordPress sites of the LOPs."}})
+    api.spec.components.security_scheme(
+        "lopSignature",
+        {"type": "apiKey", "in": "header", "name": "X-LOP-Signature",
+         "description": "HMAC-SHA256 request signature with X-LOP-Timestamp, X-LOP-Nonce, X-LOP-User "
+                        "and optional X-LOP-Switched-From (see the README)."},
+    )
+    api.spec.options["security"] = [{"lopSignature": []}]
+
+    from .api import health, schools, sites
+
+    for module in (health, sites, schools):
+        api.register_blueprint(module.blp)
+
+    app.before_request(_before_request)
+    app.after_request(_after_request)
+    app.teardown_request(close_db)
+    return app
+
+
+def _before_request():
+    g.started = time.perf_counter()
+    incoming = request.headers.get("X-Request-ID", "")
+    g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+    if request.endpoint not in UNSIGNED_ENDPOINTS:
+        g.caller = verify_signed_request()
+
+
+def _after_request(response):
+    response.headers["X-Request-ID"] = g.get("request_id", "")
+    caller = g.get("caller")
+    access_log.info(
+        "%s %s %s %.1fms user=%s%s request_id=%s",
+        request.method, request.path, response.status_code, (time.perf_counter() - g.get("started", time.perf_counter())) * 1000,
+        caller.user_id if caller else "-", f" switched_from={caller.switched_from}" if caller and caller.switched_from else "",
+        g.get("request_id"),
+    )
+    return response

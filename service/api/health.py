@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy.exc import SQLAlchemyError
+
+from wp_bridge.migrations import schema_status
+
+from ..runtime import runtime
+from ..version import __version__
+
+blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Liveness and readiness (unsigned)")
+
+
+class HealthSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+    database = fields.String(metadata={"example": "ok"})
+    schema_version = fields.Integer(allow_none=True)
+    version = fields.String()
+
+
+@blp.route("/health")
+@blp.response(200, HealthSchema)
+@blp.alt_response(503, schema=HealthSchema, description="the database does not answer")
+@blp.doc(security=[])
+def health():
+    rt = runtime()
+    try:
+        with rt.engine.connect() as conn:
+            version = schema_status(conn, rt.network)
+    except SQLAlchemyError:
+        return {"status": "unavailable", "database": "unavailable", "schema_version": None, "version": __version__}, 503
+    return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__}

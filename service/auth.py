@@ -1,0 +1,155 @@
+"""Signed requests (architecture.md, "Request signing") and who the caller is on a site.
+
+Roles always come from the WordPress database; the request only says which user acts.
+"""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from flask import g, request
+
+from rules.roles import MANAGERS, Role
+from wp_bridge.audit import Actor
+from wp_bridge.nonces import remember_nonce
+from wp_bridge.sites import WpSite
+from wp_bridge.tables import SiteTables, site_tables
+from wp_bridge.users import WpUser, role_on_site
+from wp_bridge.migrations import SITE_SCHEMA_VERSION
+
+from .errors import ApiError
+from .runtime import db, runtime
+from .signing import (
+    H_NONCE, H_SIGNATURE, H_SWITCHED_FROM, H_TIMESTAMP, H_USER, MAX_CLOCK_SKEW_SECONDS, NONCE_PATTERN,
+    canonical_string, signature,
+)
+
+# Nonces are kept well past the window in which their timestamp would still be accepted.
+NONCE_RETENTION_SECONDS = 3 * MAX_CLOCK_SKEW_SECONDS
+NONCE_PRUNE_INTERVAL_SECONDS = 60
+_last_prune = 0.0
+
+
+@dataclass(frozen=True)
+class Caller:
+    user_id: int  # 0 = the WordPress site itself
+    switched_from: int | None
+
+
+def raw_path_and_query() -> str:
+    """The path and query string exactly as the client sent them."""
+    environ = request.environ
+    raw = environ.get("RAW_URI") or environ.get("REQUEST_URI")
+    if raw:
+        return raw
+    path = quote(environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", ""), safe="/%:@!$&'()*+,;=-._~")
+    query = environ.get("QUERY_STRING", "")
+    return f"{path}?{query}" if query else path
+
+
+def _unauthorized(code: str, detail: str) -> ApiError:
+    return ApiError(401, code, detail, headers={"WWW-Authenticate": 'LOP-HMAC realm="lop-sidecar"'})
+
+
+def _user_id_header(name: str, value: str) -> int:
+    if not value.isdigit() or len(value) > 20:
+        raise _unauthorized("auth_malformed", f"{name} must be a WordPress user ID (digits)")
+    return int(value)
+
+
+def verify_signed_request() -> Caller:
+    headers = request.headers
+    missing = [h for h in (H_TIMESTAMP, H_NONCE, H_USER, H_SIGNATURE) if not headers.get(h)]
+    if missing:
+        raise _unauthorized("auth_missing", f"missing header(s): {', '.join(missing)}")
+    timestamp, nonce, user = headers[H_TIMESTAMP], headers[H_NONCE], headers[H_USER]
+    switched = headers.get(H_SWITCHED_FROM, "")
+    if not timestamp.isdigit() or len(timestamp) > 12:
+        raise _unauthorized("auth_malformed", f"{H_TIMESTAMP} must be Unix seconds")
+    if not NONCE_PATTERN.fullmatch(nonce):
+        raise _unauthorized("auth_malformed", f"{H_NONCE} must be 16-64 characters of A-Z a-z 0-9 _ -")
+    user_id = _user_id_header(H_USER, user)
+    switched_from = _user_id_header(H_SWITCHED_FROM, switched) if switched else None
+
+    body = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413
+    canonical = canonical_string(timestamp, nonce, request.method, raw_path_and_query(), user, switched, body)
+    given = headers[H_SIGNATURE]
+    if not any(hmac.compare_digest(signature(secret, canonical), given) for secret in runtime().config.shared_secrets):
+        raise _unauthorized("auth_bad_signature", "the signature does not match this request")
+
+    now = int(time.time())
+    if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
+        raise _unauthorized("auth_stale", f"timestamp is more than {MAX_CLOCK_SKEW_SECONDS} s off the server's clock")
+    if not remember_nonce(db(), runtime().network_tables, nonce, now, _prune_due(now)):
+        raise _unauthorized("auth_replay", "this nonce was used before")
+    return Caller(user_id, switched_from)
+
+
+def _prune_due(now: int) -> int | None:
+    global _last_prune
+    if now - _last_prune < NONCE_PRUNE_INTERVAL_SECONDS:
+        return None
+    _last_prune = now
+    return now - NONCE_RETENTION_SECONDS
+
+
+def caller() -> Caller:
+    return g.caller
+
+
+@dataclass(frozen=True)
+class SiteAccess:
+    """The caller as seen on one LOP site."""
+
+    site: WpSite
+    tables: SiteTables
+    user: WpUser | None  # None for the site itself (user 0)
+    role: Role | None
+    switched_from: int | None
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role in MANAGERS
+
+    def require(self, *roles: Role) -> "SiteAccess":
+        if self.role not in roles:
+            raise ApiError(403, "forbidden", "your role on this site does not allow this")
+        return self
+
+    def actor(self, source: str = "api") -> Actor:
+        return Actor(
+            user_id=self.user.id if self.user else 0,
+            user_login=self.user.login if self.user else "",
+            user_role=str(self.role) if self.role else "site",
+            source=source,
+            switched_from_user_id=self.switched_from,
+            request_id=g.get("request_id"),
+        )
+
+
+def site_access(site_id: int) -> SiteAccess:
+    rt = runtime()
+    conn = db()
+    site = rt.network.get_site(conn, site_id)
+    if site is None or not site.enabled:
+        raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
+    if site.schema_version < SITE_SCHEMA_VERSION:
+        raise ApiError(503, "schema_outdated", f"site {site_id}'s tables are not up to date: run lop-sidecar migrate")
+    who = caller()
+    if who.user_id == 0:
+        return SiteAccess(site, site_tables(site.prefix), None, None, None)
+    found = role_on_site(conn, rt.network, who.user_id, site_id, rt.config.role_slugs)
+    if found is None:
+        raise ApiError(403, "user_unknown", f"user {who.user_id} does not exist")
+    user, role = found
+    if who.switched_from is not None:
+        original = role_on_site(conn, rt.network, who.switched_from, site_id, rt.config.role_slugs)
+        if original is None or original[1] not in MANAGERS:
+            raise ApiError(403, "switch_not_allowed",
+                           "only an operator or the site's LOP expert may act as another user")
+    if role is None:
+        raise ApiError(403, "forbidden", "you have no role on this site")
+    return SiteAccess(site, site_tables(site.prefix), user, role, who.switched_from)

@@ -1,0 +1,204 @@
+"""The ``lop-sidecar`` command."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+from sqlalchemy.exc import SQLAlchemyError
+
+from wp_bridge.errors import DataError
+from wp_bridge.migrations import NETWORK_SCHEMA_VERSION, migrate, schema_status
+from wp_bridge.site_admin import disable_site, enable_site
+from wp_bridge.wp_install import create_core_tables, install_network
+
+from .config import ConfigError, load_config
+from .runtime import Runtime
+from .version import __version__
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="lop-sidecar", description="The LOP sidecar beside the WordPress sites of the LOPs.")
+    parser.add_argument("--version", action="version", version=f"lop-sidecar {__version__}")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser("migrate", help="create or upgrade the sidecar's tables (network and every LOP site)",
+                       description="Create or upgrade the sidecar's own tables; idempotent. WordPress core tables are never touched, "
+                                   "unless --with-wordpress-core is given (demo and test databases only).")
+    p.add_argument("--with-wordpress-core", action="store_true",
+                   help="also create WordPress's core tables (multisite included) — for demo and test databases only")
+
+    p = sub.add_parser("serve", help="serve the API under gunicorn", description="Serve the API under gunicorn.")
+    p.add_argument("--bind", default="127.0.0.1:8000", help="address to listen on (default 127.0.0.1:8000)")
+    p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
+    p.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+
+    p = sub.add_parser("demo", help="create a seeded demo network on SQLite and serve it",
+                       description="Create a fictitious WordPress network with two LOP sites in an SQLite file "
+                                   "(recreated on every run), print ready-to-paste commands and serve the API.")
+    p.add_argument("--db", default="lop-sidecar-demo.sqlite", help="SQLite file (default ./lop-sidecar-demo.sqlite)")
+    p.add_argument("--bind", default="127.0.0.1:8000", help="address to listen on (default 127.0.0.1:8000)")
+    p.add_argument("--no-serve", action="store_true", help="only create the database and print the commands")
+
+    p = sub.add_parser("sites", help="list WordPress sites; enable or disable them as LOP sites",
+                       description="Which WordPress sites are LOP sites.")
+    site_sub = p.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
+    site_sub.add_parser("list", help="every site with its LOP status", description="Every site of the install.")
+    for action, help_text in (("enable", "make a site a LOP site (creates its tables)"),
+                              ("disable", "stop treating a site as a LOP site (its data stays)")):
+        q = site_sub.add_parser(action, help=help_text, description=help_text)
+        q.add_argument("site_id", type=int, metavar="ID")
+
+    p = sub.add_parser("call", help="sign and send one API request",
+                       description="Sign a request with LOP_SHARED_SECRET and send it to LOP_API_URL "
+                                   "(default http://127.0.0.1:8000); prints the JSON response, exits 1 on 4xx/5xx.")
+    p.add_argument("method", metavar="METHOD")
+    p.add_argument("path", metavar="PATH", help="path and query string, e.g. /api/v1/sites")
+    p.add_argument("--user", type=int, default=None,
+                   help="WordPress user ID acting (default $LOP_CALL_USER, else 0 = the site itself)")
+    p.add_argument("--switched-from", type=int, default=None, help="the original user's ID while switched")
+    p.add_argument("--data", default=None, help="JSON body, or @FILE to read it from a file")
+    p.add_argument("--output", default=None, help="write a non-JSON response body to this file")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except ConfigError as exc:
+        print(f"lop-sidecar: configuration error: {exc}", file=sys.stderr)
+        return 2
+    except DataError as exc:
+        print(f"lop-sidecar: {exc.detail}", file=sys.stderr)
+        return 1
+    except SQLAlchemyError as exc:
+        print(f"lop-sidecar: database error ({type(exc).__name__}): check LOP_DATABASE_URL and that the server answers",
+              file=sys.stderr)
+        return 1
+
+
+def cmd_migrate(args) -> int:
+    rt = Runtime.from_config(load_config())
+    if args.with_wordpress_core:
+        with rt.engine.begin() as conn:
+            install_network(conn, rt.network)
+            create_core_tables(conn, rt.network, rt.network.site_ids(conn))
+    report = migrate(rt.engine, rt.network)
+    if not report.changed:
+        print(f"schema up to date (network version {NETWORK_SCHEMA_VERSION}): nothing to do")
+    for line in report.applied:
+        print(f"applied {line}")
+    return 0
+
+
+def cmd_serve(args) -> int:
+    from .server import configure_logging, serve
+
+    config = load_config(require_secret=True)
+    configure_logging()
+    rt = Runtime.from_config(config)
+    try:
+        with rt.engine.connect() as conn:
+            version = schema_status(conn, rt.network)
+    except SQLAlchemyError:
+        version = None
+        print("lop-sidecar: the database does not answer yet; serving anyway (health reports 503)", file=sys.stderr)
+    if version is not None and version < NETWORK_SCHEMA_VERSION:
+        print(f"lop-sidecar: database schema version {version} is older than {NETWORK_SCHEMA_VERSION}: run lop-sidecar migrate",
+              file=sys.stderr)
+        return 1
+    rt.engine.dispose()  # workers open their own connections after the fork
+
+    from . import create_app
+
+    serve(lambda: create_app(config), bind=args.bind, workers=args.workers, threads=args.threads)
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from .demo import DEMO_SECRET, seed_demo
+
+    path = os.path.abspath(args.db)
+    for suffix in ("", "-wal", "-shm"):
+        if os.path.exists(path + suffix):
+            os.remove(path + suffix)
+    env = {**os.environ, "LOP_DATABASE_URL": f"sqlite:///{path}", "LOP_SHARED_SECRET": DEMO_SECRET}
+    env.pop("LOP_WP_TABLE_PREFIX", None)
+    config = load_config(env, require_secret=True)
+    rt = Runtime.from_config(config)
+    summary = seed_demo(rt.engine, rt.network, rt.today())
+    rt.engine.dispose()
+
+    host, _, port = args.bind.rpartition(":")
+    url = f"http://{host or '127.0.0.1'}:{port}"
+    admin_user, admin_site, admin_school = summary.school_admin_example
+    print(f"Demo network in {path}")
+    for site_id, name, kind in summary.sites:
+        print(f"  site {site_id}: {name} ({kind})")
+    print(f"  {summary.schools} schools, {summary.offerings} offerings (current and next school year)")
+    for user_id, login, what in summary.users:
+        print(f"  user {user_id}: {login} — {what}")
+    print("\nIn another terminal, paste:")
+    print(f"  export LOP_SHARED_SECRET={DEMO_SECRET} LOP_API_URL={url} LOP_CALL_USER=1")
+    print("  lop-sidecar call GET /api/v1/sites")
+    print("  lop-sidecar call GET /api/v1/sites/2/schools")
+    print(f"  lop-sidecar call GET /api/v1/sites/{admin_site}/schools --user {admin_user}    # as a school admin")
+    print("  lop-sidecar call POST /api/v1/sites/2/schools --data "
+          "'{\"name\": \"Basisschool De Nieuwe Wereld\", \"type\": \"BaO\", "
+          "\"vestigingen\": [{\"instellingsnummer\": 99999, \"vestigingsnummer\": 1}]}'")
+    print(f"  curl -s {url}/api/v1/health")
+    if args.no_serve:
+        return 0
+    print(f"\nServing on {url} (Ctrl-C stops)\n", flush=True)
+    env_config = config
+    from . import create_app
+    from .server import configure_logging, serve
+
+    configure_logging()
+    serve(lambda: create_app(env_config), bind=args.bind, workers=2)
+    return 0
+
+
+def cmd_sites(args) -> int:
+    rt = Runtime.from_config(load_config())
+    if args.sites_command == "enable":
+        report = enable_site(rt.engine, rt.network, args.site_id, rt.today())
+        print("\n".join(report.applied) or f"site {args.site_id} was already an up-to-date LOP site: nothing to do")
+        return 0
+    if args.sites_command == "disable":
+        changed = disable_site(rt.engine, rt.network, args.site_id)
+        print(f"site {args.site_id} disabled (its data is kept)" if changed else f"site {args.site_id} was not enabled: nothing to do")
+        return 0
+    with rt.engine.connect() as conn:
+        if not rt.network.has_core_tables(conn):
+            print(f"lop-sidecar: no WordPress tables with prefix {rt.config.table_prefix!r} in this database", file=sys.stderr)
+            return 1
+        sites = rt.network.list_sites(conn)
+    print(f"{'ID':>4}  {'LOP':<3}  {'SCHOOL YEAR':<11}  {'SCHEMA':<6}  NAME — URL")
+    for site in sites:
+        print(f"{site.id:>4}  {'yes' if site.enabled else 'no':<3}  {site.current_school_year or '-':<11}  "
+              f"{site.schema_version or '-':<6}  {site.name} — {site.url}")
+    return 0
+
+
+def cmd_call(args) -> int:
+    from .call import call
+
+    config = load_config(require_secret=True)
+    api_url = os.environ.get("LOP_API_URL", "").strip() or "http://127.0.0.1:8000"
+    user = args.user
+    if user is None:
+        default_user = os.environ.get("LOP_CALL_USER", "0").strip() or "0"
+        if not default_user.isdigit():
+            raise ConfigError("LOP_CALL_USER", "a WordPress user ID (digits)")
+        user = int(default_user)
+    return call(api_url, config.shared_secrets[0], args.method, args.path, user=user,
+                switched_from=args.switched_from, data=args.data, output=args.output)
+
+
+_COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "sites": cmd_sites, "call": cmd_call}
+
+if __name__ == "__main__":
+    sys.exit(main())

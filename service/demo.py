@@ -1,0 +1,158 @@
+"""A realistic, fictitious LOP network for ``lop-sidecar demo`` (and for tests that want one).
+
+Site 1 is the network's portal, site 2 a primary-education LOP (BaO), site 3 a secondary one (SO).
+Names, numbers and administrative-group codes are made up.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+from dataclasses import dataclass, field
+
+from sqlalchemy import Connection, Engine
+
+from rules.school_year import current_school_year, next_school_year
+from wp_bridge.audit import Actor
+from wp_bridge.db import utcnow
+from wp_bridge.php_serialize import serialize
+from wp_bridge.schools import create_school
+from wp_bridge.site_admin import enable_site
+from wp_bridge.sites import Network
+from wp_bridge.tables import network_tables, site_tables
+from wp_bridge.wp_install import add_site, install_network
+
+DEMO_SECRET = "demo-secret-not-for-production"
+
+# (code, description, onderwijsniveau, onderwijsvorm, graad, leerjaar) — a fictitious catalogue.
+CATALOGUE = [
+    (1001, "Kleuteronderwijs - instapklas", "BaO", None, None, 0),
+    (1002, "Kleuteronderwijs - 1ste kleuterklas", "BaO", None, None, 1),
+    (1003, "Kleuteronderwijs - 2de kleuterklas", "BaO", None, None, 2),
+    (1004, "Kleuteronderwijs - 3de kleuterklas", "BaO", None, None, 3),
+    *[(1010 + n, f"Lager onderwijs - {n}de leerjaar" if n > 1 else "Lager onderwijs - 1ste leerjaar", "BaO", None, None, n)
+      for n in range(1, 7)],
+    (10000, "Anderstalige nieuwkomers", "BaO", None, None, None),
+    (55001, "1ste leerjaar A", "SO", "GSO", 1, 1),
+    (55002, "1ste leerjaar B", "SO", "GSO", 1, 1),
+    (55101, "Latijn", "SO", "ASO", 1, 2),
+    (55102, "Moderne talen en wetenschappen", "SO", "ASO", 1, 2),
+    (55103, "STEM-technieken", "SO", "TSO", 1, 2),
+    (55104, "Economie en organisatie", "SO", "BSO", 1, 2),
+    (56201, "Natuurwetenschappen", "SO", "ASO", 2, 3),
+    (56202, "Elektromechanische technieken", "SO", "TSO", 2, 3),
+    (56203, "Zorg en welzijn", "SO", "BSO", 2, 3),
+    (56204, "Beeldende vorming", "SO", "KSO", 2, 3),
+    (57301, "Wiskunde-wetenschappen", "SO", "ASO", 3, 5),
+    (57302, "Verpleegkunde", "SO", "HBO", 3, 7),
+    (58001, "Opleidingsvorm 4 - 1ste leerjaar", "SO", "999", None, 1),
+]
+
+BAO_CODES = [1001, 1002, 1003, 1004, 1011, 1012, 1013, 1014, 1015, 1016]
+SO_CODES = [55001, 55002, 55101, 55102, 55103, 55104, 56201, 56202, 56203, 56204, 57301]
+BUSO_CODES = [58001]
+
+TOWNS = ["Dendermonde", "Hamme", "Zele", "Berlare", "Waasmunster", "Lebbeke", "Buggenhout", "Temse", "Wichelen", "Lokeren"]
+BAO_NAMES = ["Basisschool De Regenboog", "Vrije Basisschool Sint-Jozef", "Gemeentelijke Basisschool De Boomhut",
+             "Basisschool Het Kompas", "Vrije Basisschool De Wegwijzer", "Stedelijke Basisschool Klavertje Vier",
+             "Basisschool De Zonnebloem", "Freinetschool De Vlieger", "Buitengewoon Basisonderwijs De Brug",
+             "Buitengewoon Basisonderwijs Ter Linde"]
+SO_NAMES = ["Sint-Vincentiuscollege", "Atheneum Scheldeland", "Technisch Instituut Sint-Lucas", "Lyceum Onze-Lieve-Vrouw",
+            "Campus Durmedal", "Kunsthumaniora Scheldeland", "Middenschool De Brug", "Instituut Heilige Familie",
+            "GO! Talentenschool", "Buitengewoon Secundair Onderwijs De Horizon"]
+
+
+@dataclass
+class DemoSummary:
+    sites: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, type)
+    users: list[tuple[int, str, str]] = field(default_factory=list)  # (id, login, what)
+    schools: int = 0
+    offerings: int = 0
+    school_admin_example: tuple[int, int, int] | None = None  # (user, site, school)
+
+
+def _add_user(conn: Connection, network: Network, login: str, display_name: str,
+              roles_by_site: dict[int, str]) -> int:
+    users, usermeta = network.core.users, network.core.usermeta
+    user_id = int(conn.execute(users.insert().values(
+        user_login=login, user_nicename=login.replace(".", "-"), user_email=f"{login}@example.org",
+        user_registered=utcnow().replace(microsecond=0), display_name=display_name,
+    )).inserted_primary_key[0])
+    meta = []
+    for site_id, role in roles_by_site.items():
+        prefix = network.prefix(site_id)
+        meta.append({"user_id": user_id, "meta_key": f"{prefix}capabilities", "meta_value": serialize({role: True})})
+        meta.append({"user_id": user_id, "meta_key": f"{prefix}user_level", "meta_value": "10" if role == "administrator" else "0"})
+    meta.append({"user_id": user_id, "meta_key": "nickname", "meta_value": login})
+    conn.execute(usermeta.insert(), meta)
+    return user_id
+
+
+def seed_demo(engine: Engine, network: Network, today: dt.date) -> DemoSummary:
+    """Create a WordPress network with two LOP sites and fill them (on an empty database)."""
+    summary = DemoSummary()
+    rng = random.Random(2026)
+    with engine.begin() as conn:
+        install_network(conn, network, domain="lop.example.org", scheme="https", name="LOP Portaal")
+        add_site(conn, network, 2, domain="lop.example.org", path="/scheldeland-bao/", scheme="https",
+                 name="LOP Scheldeland Basisonderwijs")
+        add_site(conn, network, 3, domain="lop.example.org", path="/scheldeland-so/", scheme="https",
+                 name="LOP Scheldeland Secundair Onderwijs")
+    for site_id in (2, 3):
+        enable_site(engine, network, site_id, today)
+    summary.sites = [(2, "LOP Scheldeland Basisonderwijs", "BaO"), (3, "LOP Scheldeland Secundair Onderwijs", "SO")]
+
+    current = current_school_year(today)
+    years = (current, next_school_year(current))
+    with engine.begin() as conn:
+        operator = _add_user(conn, network, "netwerkbeheer", "Netwerkbeheerder", {1: "administrator"})
+        conn.execute(network.core.sitemeta.insert().values(site_id=1, meta_key="site_admins",
+                                                            meta_value=serialize(["netwerkbeheer"])))
+        expert_bao = _add_user(conn, network, "an.deskundige", "An Deskundige", {2: "administrator"})
+        expert_so = _add_user(conn, network, "bert.deskundige", "Bert Deskundige", {3: "administrator"})
+        summary.users += [(operator, "netwerkbeheer", "operator (super admin)"),
+                          (expert_bao, "an.deskundige", "LOP expert of site 2"),
+                          (expert_so, "bert.deskundige", "LOP expert of site 3")]
+
+        catalogue_now = utcnow()
+        conn.execute(network_tables(network.base_prefix).admgr.insert(), [
+            {"code": c, "description": d, "onderwijsniveau": n, "onderwijsvorm": v, "graad": g, "leerjaar": lj,
+             "active": True, "updated_at": catalogue_now} for c, d, n, v, g, lj in CATALOGUE
+        ])
+
+        instellingsnummer = 12000
+        for site_id, names, school_types in ((2, BAO_NAMES, ["BaO"] * 8 + ["BuBaO"] * 2),
+                                             (3, SO_NAMES, ["SO"] * 9 + ["BuSO"])):
+            tables = site_tables(network.prefix(site_id))
+            actor = Actor(user_id=0, user_login="", user_role="system", source="cli")
+            for index, (name, school_type) in enumerate(zip(names, school_types)):
+                instellingsnummer += rng.randint(3, 400)
+                vestigingen = [(instellingsnummer, 1)] + ([(instellingsnummer, 2)] if index % 3 == 0 else [])
+                school = create_school(conn, tables, site_id, actor, name=f"{name} {TOWNS[index]}",
+                                       type=school_type, vestigingen=vestigingen)
+                summary.schools += 1
+                codes = BUSO_CODES if school_type == "BuSO" else SO_CODES if school_type == "SO" else BAO_CODES
+                rows = []
+                for year in years:
+                    for code in codes:
+                        capacity = rng.choice([20, 24, 25, 28, 50, 56, 75])
+                        taken = rng.randint(0, capacity)
+                        is_next = year == years[1]
+                        rows.append({
+                            "school_id": school["id"], "school_year": year, "admgr_code": code,
+                            "capacity": capacity, "free_places": capacity - taken, "enrolled": taken if not is_next else rng.randint(0, taken),
+                            "indicator_pct": rng.choice([None, 15, 22.5, 30]), "suffix": None,
+                            "extra_info": "Infoavond: zie website" if code in (55001, 1001) else None,
+                            "dates": None, "version": 1, "created_at": catalogue_now, "updated_at": catalogue_now,
+                        })
+                conn.execute(tables.offerings.insert(), rows)
+                summary.offerings += len(rows)
+
+                admin_login = f"directie.{site_id}.{index + 1}"
+                admin_id = _add_user(conn, network, admin_login, f"Directie {name}", {site_id: "schoolbeheerder"})
+                conn.execute(tables.school_admins.insert().values(
+                    school_id=school["id"], user_id=admin_id, created_at=catalogue_now, created_by=None))
+                if summary.school_admin_example is None and site_id == 3:
+                    summary.school_admin_example = (admin_id, site_id, school["id"])
+                    summary.users.append((admin_id, admin_login, f"school admin of school {school['id']} on site 3"))
+    return summary

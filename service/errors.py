@@ -1,0 +1,108 @@
+"""Problem responses (RFC 9457, ``application/problem+json``) with a stable machine ``code``."""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from http import HTTPStatus
+
+from flask import Flask, g, json, make_response
+from werkzeug.exceptions import HTTPException
+
+from wp_bridge.errors import DataError
+
+log = logging.getLogger("lop_sidecar.errors")
+
+PROBLEM_JSON = "application/problem+json"
+
+_HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthorized",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    406: "not_acceptable",
+    409: "conflict",
+    413: "payload_too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+    500: "internal_error",
+    503: "unavailable",
+}
+
+
+class ApiError(Exception):
+    def __init__(self, status: int, code: str, detail: str, *, errors: list[dict] | None = None,
+                 headers: dict | None = None):
+        super().__init__(detail)
+        self.status, self.code, self.detail, self.errors, self.headers = status, code, detail, errors, headers
+
+
+def problem(status: int, code: str, detail: str, *, errors: list[dict] | None = None, headers: dict | None = None):
+    body = {"type": "about:blank", "status": status, "title": HTTPStatus(status).phrase, "detail": detail, "code": code}
+    request_id = g.get("request_id")
+    if request_id:
+        body["request_id"] = request_id
+    if errors is not None:
+        body["errors"] = errors
+    response = make_response(json.dumps(body, ensure_ascii=False), status)
+    response.content_type = PROBLEM_JSON
+    for name, value in (headers or {}).items():
+        response.headers[name] = value
+    return response
+
+
+def flatten_validation_messages(messages, path: str = "") -> list[dict]:
+    """webargs/marshmallow nest messages by location and field; list them as ``{"field", "message"}``."""
+    errors: list[dict] = []
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            if not path and key in ("json", "query", "form", "files", "headers", "view_args"):
+                sub = flatten_validation_messages(value, "")
+                for item in sub:
+                    item["location"] = "body" if key in ("json", "form", "files") else key
+                errors.extend(sub)
+                continue
+            key_text = f"[{key}]" if isinstance(key, int) or str(key).isdigit() else str(key)
+            joined = f"{path}{key_text}" if key_text.startswith("[") or not path else f"{path}.{key_text}"
+            errors.extend(flatten_validation_messages(value, joined))
+    elif isinstance(messages, (list, tuple)):
+        if all(isinstance(m, str) for m in messages):
+            errors.extend({"field": path or None, "message": m} for m in messages)
+        else:
+            for item in messages:
+                errors.extend(flatten_validation_messages(item, path))
+    else:
+        errors.append({"field": path or None, "message": str(messages)})
+    return errors
+
+
+def http_exception_problem(error: HTTPException):
+    status = error.code or 500
+    data = getattr(error, "data", None) or {}
+    messages = data.get("messages") or data.get("errors")
+    if status == 422 and messages:
+        errors = flatten_validation_messages(messages)
+        fields = ", ".join(sorted({e["field"] for e in errors if e.get("field")}))
+        detail = f"invalid request: {fields}" if fields else "invalid request"
+        return problem(422, "validation_failed", detail, errors=errors)
+    detail = data.get("message") or (error.description or HTTPStatus(status).phrase)
+    headers = dict(error.get_headers()) if status == 405 else None
+    if headers:
+        headers = {k: v for k, v in headers.items() if k.lower() == "allow"}
+    return problem(status, _HTTP_CODES.get(status, "http_error"), detail, headers=headers)
+
+
+def register_error_handlers(app: Flask) -> None:
+    app.register_error_handler(ApiError, lambda e: problem(e.status, e.code, e.detail, errors=e.errors, headers=e.headers))
+    app.register_error_handler(DataError, lambda e: problem(e.status, e.code, e.detail))
+    app.register_error_handler(HTTPException, http_exception_problem)
+    app.register_error_handler(Exception, _unexpected)
+
+
+def _unexpected(error: Exception):
+    # Log where it happened, not what it said: driver messages can carry SQL and values.
+    frames = "; ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)[-6:])
+    log.error("unhandled %s (request %s) at %s", type(error).__name__, g.get("request_id"), frames)
+    return problem(500, "internal_error", "the service failed to handle this request; it has been logged")

@@ -1,0 +1,70 @@
+"""Engines for the WordPress database: MySQL/MariaDB through mysql-connector, or embedded SQLite."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+
+# Below MariaDB's default wait_timeout (28800 s) and the 3600 s that many managed servers set.
+POOL_RECYCLE_SECONDS = 1800
+CONNECT_TIMEOUT_SECONDS = 5
+
+
+def is_mysql(engine_or_conn) -> bool:
+    return engine_or_conn.dialect.name in ("mysql", "mariadb")
+
+
+def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+    """An engine with the options this service needs: connection checks and recycling on MySQL,
+    a sane transaction and locking setup on SQLite. Query parameters are never put in error messages."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        engine = create_engine(
+            parsed,
+            hide_parameters=True,
+            connect_args={"timeout": 30, "check_same_thread": False},
+        )
+        _configure_sqlite(engine, in_memory=parsed.database in (None, "", ":memory:"))
+        return engine
+    return create_engine(
+        parsed,
+        hide_parameters=True,
+        pool_pre_ping=True,
+        pool_recycle=POOL_RECYCLE_SECONDS,
+        pool_size=pool_size,
+        max_overflow=pool_size,
+        connect_args={
+            "connection_timeout": CONNECT_TIMEOUT_SECONDS,
+            "charset": "utf8mb4",
+            "collation": "utf8mb4_unicode_520_ci",
+            "time_zone": "+00:00",  # everything the sidecar stores is UTC
+        },
+    )
+
+
+def _configure_sqlite(engine: Engine, *, in_memory: bool) -> None:
+    # pysqlite's own transaction handling defers BEGIN and skips it before DDL; take it over so that a
+    # transaction really covers everything between begin() and commit() (SQLAlchemy's documented recipe).
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection, _record):
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA busy_timeout=30000")
+        if not in_memory:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn):
+        # IMMEDIATE: every request writes (its nonce); taking the write lock up front avoids the
+        # SQLITE_BUSY a deferred transaction gets when it must upgrade its lock behind another writer.
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+
+
+def utcnow() -> dt.datetime:
+    """Naive UTC with microseconds: what the DATETIME columns store."""
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)

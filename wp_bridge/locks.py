@@ -1,0 +1,84 @@
+"""Named locks shared by every process on the same database.
+
+MySQL/MariaDB: ``GET_LOCK`` on a connection held for the lock's lifetime (released by the server if
+the process dies). SQLite: an exclusive ``flock`` on a file beside the database (released by the
+kernel if the process dies); an in-memory database is private to its process, so a process-local
+lock is the equivalent there.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterator
+
+from sqlalchemy import Engine, text
+
+from .db import is_mysql
+
+_local_locks: dict[str, threading.Lock] = {}
+_local_guard = threading.Lock()
+
+
+def _mysql_lock_name(engine: Engine, name: str) -> str:
+    # GET_LOCK names are server-wide: scope them to the database; the server allows 64 characters.
+    scoped = f"{engine.url.database}/{name}"
+    return scoped if len(scoped) <= 64 else hashlib.sha256(scoped.encode()).hexdigest()
+
+
+@contextlib.contextmanager
+def named_lock(engine: Engine, name: str, timeout: float = 0) -> Iterator[bool]:
+    """Yield True while holding the lock, or False when it could not be had within ``timeout`` seconds."""
+    if is_mysql(engine):
+        with engine.connect() as conn:
+            lock_name = _mysql_lock_name(engine, name)
+            acquired = conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": lock_name, "t": timeout}).scalar() == 1
+            conn.commit()
+            try:
+                yield acquired
+            finally:
+                if acquired:
+                    conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": lock_name})
+                    conn.commit()
+        return
+    database = engine.url.database
+    if not database or database == ":memory:":
+        with _local_lock(f"{id(engine)}/{name}", timeout) as acquired:
+            yield acquired
+        return
+    path = f"{os.path.abspath(database)}.{hashlib.sha256(name.encode()).hexdigest()[:16]}.lock"
+    with open(path, "a+") as handle:
+        acquired = _flock(handle, timeout)
+        try:
+            yield acquired
+        finally:
+            if acquired:
+                fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _flock(handle, timeout: float) -> bool:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.05)
+
+
+@contextlib.contextmanager
+def _local_lock(key: str, timeout: float) -> Iterator[bool]:
+    with _local_guard:
+        lock = _local_locks.setdefault(key, threading.Lock())
+    acquired = lock.acquire(timeout=timeout) if timeout > 0 else lock.acquire(blocking=False)
+    try:
+        yield acquired
+    finally:
+        if acquired:
+            lock.release()

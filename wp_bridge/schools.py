@@ -1,0 +1,176 @@
+"""Schools of a LOP site and their vestigingen (official locations)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable
+
+from sqlalchemy import Connection, delete, func, select, tuple_
+
+from rules.schools import format_instellingsnummer
+
+from .audit import Actor, Change, write_audit
+from .db import utcnow
+from .errors import Conflict, NotFound
+from .tables import SiteTables
+
+Vestiging = tuple[int, int]  # (instellingsnummer, vestigingsnummer)
+
+
+def _vestiging_json(instellingsnummer: int, vestigingsnummer: int) -> dict:
+    return {
+        "instellingsnummer": instellingsnummer,
+        "vestigingsnummer": vestigingsnummer,
+        "instellingsnummer_text": format_instellingsnummer(instellingsnummer),
+    }
+
+
+def _school_json(row, vestigingen: list[Vestiging]) -> dict:
+    return {
+        "id": int(row.id),
+        "name": row.name,
+        "type": row.type,
+        "vestigingen": [_vestiging_json(i, v) for i, v in sorted(vestigingen)],
+        "created_at": row.created_at.isoformat() + "Z",
+        "updated_at": row.updated_at.isoformat() + "Z",
+    }
+
+
+def list_schools(conn: Connection, t: SiteTables, only_ids: Iterable[int] | None = None) -> list[dict]:
+    """Schools in name order, each with its vestigingen (two queries, whatever the number of schools)."""
+    query = select(t.schools).order_by(t.schools.c.name, t.schools.c.id)
+    locations = select(t.vestigingen.c.school_id, t.vestigingen.c.instellingsnummer, t.vestigingen.c.vestigingsnummer)
+    if only_ids is not None:
+        ids = list(only_ids)
+        if not ids:
+            return []
+        query = query.where(t.schools.c.id.in_(ids))
+        locations = locations.where(t.vestigingen.c.school_id.in_(ids))
+    by_school: dict[int, list[Vestiging]] = defaultdict(list)
+    for school_id, instellingsnummer, vestigingsnummer in conn.execute(locations):
+        by_school[int(school_id)].append((instellingsnummer, vestigingsnummer))
+    return [_school_json(row, by_school[int(row.id)]) for row in conn.execute(query)]
+
+
+def get_school(conn: Connection, t: SiteTables, school_id: int) -> dict | None:
+    found = list_schools(conn, t, [school_id])
+    return found[0] if found else None
+
+
+def require_school(conn: Connection, t: SiteTables, school_id: int) -> dict:
+    school = get_school(conn, t, school_id)
+    if school is None:
+        raise NotFound("school_not_found", f"school {school_id} does not exist on this site")
+    return school
+
+
+def linked_school_ids(conn: Connection, t: SiteTables, user_id: int) -> set[int]:
+    rows = conn.execute(select(t.school_admins.c.school_id).where(t.school_admins.c.user_id == user_id))
+    return {int(school_id) for (school_id,) in rows}
+
+
+def _check_vestigingen_free(conn: Connection, t: SiteTables, vestigingen: list[Vestiging], school_id: int | None):
+    """A vestiging belongs to one school of a site: name the school that already has it."""
+    if not vestigingen:
+        return
+    rows = conn.execute(
+        select(t.vestigingen.c.instellingsnummer, t.vestigingen.c.vestigingsnummer, t.schools.c.id, t.schools.c.name)
+        .join(t.schools, t.schools.c.id == t.vestigingen.c.school_id)
+        .where(tuple_(t.vestigingen.c.instellingsnummer, t.vestigingen.c.vestigingsnummer).in_(vestigingen))
+    ).all()
+    taken = [row for row in rows if school_id is None or int(row[2]) != school_id]
+    if taken:
+        inst, vest, other_id, other_name = taken[0]
+        raise Conflict(
+            "vestiging_taken",
+            f"vestiging {format_instellingsnummer(inst)}-{vest} already belongs to school {other_id} ({other_name})",
+        )
+
+
+def create_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, *, name: str, type: str,
+                  vestigingen: list[Vestiging]) -> dict:
+    _check_vestigingen_free(conn, t, vestigingen, None)
+    now = utcnow()
+    school_id = conn.execute(t.schools.insert().values(name=name, type=type, created_at=now, updated_at=now)).inserted_primary_key[0]
+    school_id = int(school_id)
+    if vestigingen:
+        conn.execute(
+            t.vestigingen.insert(),
+            [{"school_id": school_id, "instellingsnummer": i, "vestigingsnummer": v} for i, v in vestigingen],
+        )
+    school = require_school(conn, t, school_id)
+    write_audit(conn, t, site_id, actor, [
+        Change("school", "create", entity_id=school_id, school_id=school_id, new=_audit_view(school)),
+    ])
+    return school
+
+
+def update_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_id: int, *,
+                  name: str | None = None, type: str | None = None,
+                  vestigingen: list[Vestiging] | None = None) -> dict:
+    before = require_school(conn, t, school_id)
+    changes: list[Change] = []
+    values: dict = {}
+    if name is not None and name != before["name"]:
+        values["name"] = name
+        changes.append(Change("school", "update", school_id, school_id, "name", before["name"], name))
+    if type is not None and type != before["type"]:
+        values["type"] = type
+        changes.append(Change("school", "update", school_id, school_id, "type", before["type"], type))
+    if vestigingen is not None:
+        old = sorted((v["instellingsnummer"], v["vestigingsnummer"]) for v in before["vestigingen"])
+        new = sorted(vestigingen)
+        if old != new:
+            _check_vestigingen_free(conn, t, new, school_id)
+            conn.execute(delete(t.vestigingen).where(t.vestigingen.c.school_id == school_id))
+            conn.execute(
+                t.vestigingen.insert(),
+                [{"school_id": school_id, "instellingsnummer": i, "vestigingsnummer": v} for i, v in new],
+            )
+            changes.append(Change("school", "update", school_id, school_id, "vestigingen",
+                                  [list(x) for x in old], [list(x) for x in new]))
+    if not changes:
+        return before
+    values["updated_at"] = utcnow()
+    conn.execute(t.schools.update().where(t.schools.c.id == school_id).values(**values))
+    write_audit(conn, t, site_id, actor, changes)
+    return require_school(conn, t, school_id)
+
+
+def delete_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_id: int, *,
+                  force: bool = False) -> None:
+    """Delete a school. One with offerings is refused unless ``force``; its offerings' numbers are then
+    kept in the log (one row per offering) so nothing is lost without a trace."""
+    school = require_school(conn, t, school_id)
+    offerings = conn.execute(
+        select(t.offerings).where(t.offerings.c.school_id == school_id).order_by(t.offerings.c.id)
+    ).mappings().all()
+    if offerings and not force:
+        raise Conflict(
+            "school_has_offerings",
+            f"school {school_id} still has {len(offerings)} offerings; delete them first or pass force=true",
+        )
+    admins = conn.execute(
+        select(func.count()).select_from(t.school_admins).where(t.school_admins.c.school_id == school_id)
+    ).scalar_one()
+    changes = [
+        Change("offering", "delete", int(o["id"]), school_id, old={
+            k: o[k] for k in ("school_year", "admgr_code", "capacity", "free_places", "enrolled",
+                              "indicator_pct", "suffix", "extra_info", "dates")
+        })
+        for o in offerings
+    ]
+    changes.append(Change("school", "delete", school_id, school_id,
+                          old={**_audit_view(school), "admins_unlinked": admins}))
+    for table in (t.offerings, t.school_admins, t.vestigingen):
+        conn.execute(delete(table).where(table.c.school_id == school_id))
+    conn.execute(delete(t.schools).where(t.schools.c.id == school_id))
+    write_audit(conn, t, site_id, actor, changes)
+
+
+def _audit_view(school: dict) -> dict:
+    return {
+        "name": school["name"],
+        "type": school["type"],
+        "vestigingen": [[v["instellingsnummer"], v["vestigingsnummer"]] for v in school["vestigingen"]],
+    }

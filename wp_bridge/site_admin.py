@@ -1,0 +1,37 @@
+"""Turning WordPress sites into LOP sites and back."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from rules.school_year import current_school_year
+
+from .errors import NotFound
+from .migrations import MigrationReport, migrate
+from .options import get_option, set_option
+from .sites import ENABLED_OPTION, SCHOOL_YEAR_OPTION, Network
+
+
+def enable_site(engine: Engine, network: Network, site_id: int, today: dt.date) -> MigrationReport:
+    """Mark a site as a LOP site, create its tables and give it a current school year (when it has none)."""
+    with engine.connect() as conn:
+        if not network.site_exists(conn, site_id):
+            raise NotFound("site_not_found", f"site {site_id} does not exist in this WordPress install")
+    report = migrate(engine, network, [site_id])
+    prefix = network.prefix(site_id)
+    with engine.begin() as conn:
+        if get_option(conn, prefix, SCHOOL_YEAR_OPTION) is None:
+            set_option(conn, prefix, SCHOOL_YEAR_OPTION, current_school_year(today))
+        if set_option(conn, prefix, ENABLED_OPTION, "1"):
+            report.applied.append(f"site {site_id}: enabled as LOP site")
+    return report
+
+
+def disable_site(engine: Engine, network: Network, site_id: int) -> bool:
+    """Stop treating a site as a LOP site; its data stays. Returns whether anything changed."""
+    with engine.begin() as conn:
+        if not network.site_exists(conn, site_id):
+            raise NotFound("site_not_found", f"site {site_id} does not exist in this WordPress install")
+        return set_option(conn, network.prefix(site_id), ENABLED_OPTION, "0")

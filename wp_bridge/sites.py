@@ -1,0 +1,122 @@
+"""The WordPress sites of the install, and which of them are LOP sites.
+
+In a multisite network the sites are the rows of ``{prefix}blogs``; a single-site install is site 1.
+Whether a site is a LOP site, its current school year and its schema version are options of that site.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import Connection, inspect, literal, select, union_all
+
+from .options import get_options
+from .php_serialize import PhpSerializeError, unserialize
+from .tables import core_global_tables, core_site_tables, site_prefix
+
+ENABLED_OPTION = "lop_sidecar_site_enabled"
+SCHOOL_YEAR_OPTION = "lop_sidecar_current_school_year"
+SITE_DB_VERSION_OPTION = "lop_sidecar_site_db_version"
+NETWORK_DB_VERSION_OPTION = "lop_sidecar_db_version"
+
+_SITE_OPTIONS = ("blogname", "siteurl", ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION)
+
+
+@dataclass(frozen=True)
+class WpSite:
+    id: int
+    prefix: str
+    name: str
+    url: str
+    enabled: bool
+    current_school_year: str | None
+    schema_version: int
+
+    def as_json(self) -> dict:
+        return {"id": self.id, "name": self.name, "url": self.url, "current_school_year": self.current_school_year}
+
+
+class Network:
+    """The WordPress install behind one database and table prefix."""
+
+    def __init__(self, base_prefix: str):
+        self.base_prefix = base_prefix
+        self.core = core_global_tables(base_prefix)
+        self._multisite: bool | None = None
+
+    def prefix(self, site_id: int) -> str:
+        return site_prefix(self.base_prefix, site_id)
+
+    def is_multisite(self, conn: Connection) -> bool:
+        # A network is not converted back and forth while the service runs: look once.
+        if self._multisite is None:
+            self._multisite = inspect(conn).has_table(self.core.blogs.name)
+        return self._multisite
+
+    def has_core_tables(self, conn: Connection) -> bool:
+        names = set(inspect(conn).get_table_names())
+        return {self.core.users.name, self.core.usermeta.name, core_site_tables(self.base_prefix).options.name} <= names
+
+    def site_ids(self, conn: Connection) -> list[int]:
+        if not self.is_multisite(conn):
+            return [1]
+        blogs = self.core.blogs
+        return list(conn.execute(select(blogs.c.blog_id).where(blogs.c.deleted == 0).order_by(blogs.c.blog_id)).scalars())
+
+    def site_exists(self, conn: Connection, site_id: int) -> bool:
+        if not self.is_multisite(conn):
+            return site_id == 1
+        blogs = self.core.blogs
+        return conn.execute(
+            select(blogs.c.blog_id).where(blogs.c.blog_id == site_id, blogs.c.deleted == 0)
+        ).first() is not None
+
+    def get_site(self, conn: Connection, site_id: int) -> WpSite | None:
+        if not self.site_exists(conn, site_id):
+            return None
+        return self._site_from_options(site_id, get_options(conn, self.prefix(site_id), _SITE_OPTIONS))
+
+    def list_sites(self, conn: Connection) -> list[WpSite]:
+        """Every site of the install, read with one query over all their options tables."""
+        ids = self.site_ids(conn)
+        if not ids:
+            return []
+        selects = []
+        for site_id in ids:
+            options = core_site_tables(self.prefix(site_id)).options
+            selects.append(
+                select(literal(site_id).label("site_id"), options.c.option_name, options.c.option_value).where(
+                    options.c.option_name.in_(_SITE_OPTIONS)
+                )
+            )
+        values: dict[int, dict[str, str]] = {site_id: {} for site_id in ids}
+        for site_id, name, value in conn.execute(union_all(*selects)):
+            values[int(site_id)][name] = value
+        return [self._site_from_options(site_id, values[site_id]) for site_id in ids]
+
+    def super_admin_logins(self, conn: Connection) -> set[str]:
+        """Logins listed in the network's ``site_admins`` (none on a single-site install)."""
+        if not self.is_multisite(conn):
+            return set()
+        sitemeta = self.core.sitemeta
+        logins: set[str] = set()
+        for (value,) in conn.execute(select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins")):
+            try:
+                parsed = unserialize(value or "")
+            except PhpSerializeError:
+                continue  # a broken list grants nobody anything
+            if isinstance(parsed, dict):
+                logins.update(v for v in parsed.values() if isinstance(v, str))
+        return logins
+
+    def _site_from_options(self, site_id: int, options: dict[str, str]) -> WpSite:
+        version = options.get(SITE_DB_VERSION_OPTION, "0")
+        return WpSite(
+            id=site_id,
+            prefix=self.prefix(site_id),
+            name=options.get("blogname", ""),
+            url=options.get("siteurl", "").rstrip("/"),
+            enabled=options.get(ENABLED_OPTION) == "1",
+            current_school_year=options.get(SCHOOL_YEAR_OPTION),
+            schema_version=int(version) if version.isdigit() else 0,
+        )
