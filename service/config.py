@@ -33,7 +33,7 @@ MIN_SECRET_LENGTH = 16
 class Config:
     database_url: str
     table_prefix: str = "wp_"
-    shared_secrets: tuple[str, ...] = ()
+    shared_secrets: tuple[str, ...] = field(default=(), repr=False)
     ov_api_url: str | None = None
     ov_api_key: str | None = field(default=None, repr=False)
     agodi_url: str | None = None

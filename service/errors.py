@@ -7,6 +7,7 @@ import traceback
 from http import HTTPStatus
 
 from flask import Flask, g, json, make_response
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 from wp_bridge.errors import DataError
@@ -98,7 +99,25 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, lambda e: problem(e.status, e.code, e.detail, errors=e.errors, headers=e.headers))
     app.register_error_handler(DataError, lambda e: problem(e.status, e.code, e.detail))
     app.register_error_handler(HTTPException, http_exception_problem)
+    app.register_error_handler(DBAPIError, _database_error)
     app.register_error_handler(Exception, _unexpected)
+
+
+# MySQL client/server error numbers that mean "not now" rather than "wrong": no connection, lost
+# connection, too many connections, lock wait timeout, deadlock.
+_TRANSIENT_MYSQL_ERRNOS = {1040, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
+
+
+def _database_error(error: DBAPIError):
+    transient = isinstance(error, (OperationalError, InterfaceError)) or error.connection_invalidated or (
+        getattr(error.orig, "errno", None) in _TRANSIENT_MYSQL_ERRNOS
+    )
+    if not transient:
+        return _unexpected(error)
+    # Nothing was written (the transaction rolled back); the caller may retry.
+    log.warning("database unavailable: %s (request %s)", type(getattr(error, "orig", error)).__name__, g.get("request_id"))
+    return problem(503, "database_unavailable", "the database did not answer; nothing was changed, try again",
+                   headers={"Retry-After": "5"})
 
 
 def _unexpected(error: Exception):
