@@ -22,7 +22,7 @@ _REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{1,64}")
 access_log = logging.getLogger("lop_sidecar.access")
 
 # Routes that answer without a signature.
-UNSIGNED_ENDPOINTS = {"health.health", "api-docs.openapi_json"}
+UNSIGNED_ENDPOINTS = {"health.health", "health.live", "api-docs.openapi_json"}
 
 
 class LopApi(Api):

@@ -12,12 +12,12 @@ from urllib.parse import quote
 
 from flask import g, request
 
-from rules.roles import MANAGERS, Role
+from rules.roles import MANAGERS, Role, resolve_role
 from wp_bridge.audit import Actor
 from wp_bridge.nonces import remember_nonce
 from wp_bridge.sites import WpSite
 from wp_bridge.tables import SiteTables, site_tables
-from wp_bridge.users import WpUser, role_on_site
+from wp_bridge.users import WpUser, load_site_and_user, role_on_site
 from wp_bridge.migrations import SITE_SCHEMA_VERSION
 
 from .errors import ApiError
@@ -133,23 +133,24 @@ class SiteAccess:
 def site_access(site_id: int) -> SiteAccess:
     rt = runtime()
     conn = db()
-    site = rt.network.get_site(conn, site_id)
+    who = caller()
+    loaded = load_site_and_user(conn, rt.network, site_id, who.user_id)
+    site = loaded.site
     if site is None or not site.enabled:
         raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
     if site.schema_version < SITE_SCHEMA_VERSION:
         raise ApiError(503, "schema_outdated", f"site {site_id}'s tables are not up to date: run lop-sidecar migrate")
-    who = caller()
+    tables = site_tables(site.prefix)
     if who.user_id == 0:
-        return SiteAccess(site, site_tables(site.prefix), None, None, None)
-    found = role_on_site(conn, rt.network, who.user_id, site_id, rt.config.role_slugs)
-    if found is None:
+        return SiteAccess(site, tables, None, None, None)
+    if loaded.user is None:
         raise ApiError(403, "user_unknown", f"user {who.user_id} does not exist")
-    user, role = found
     if who.switched_from is not None:
         original = role_on_site(conn, rt.network, who.switched_from, site_id, rt.config.role_slugs)
         if original is None or original[1] not in MANAGERS:
             raise ApiError(403, "switch_not_allowed",
                            "only an operator or the site's LOP expert may act as another user")
+    role = resolve_role(loaded.is_super_admin, loaded.wordpress_roles, rt.config.role_slugs)
     if role is None:
         raise ApiError(403, "forbidden", "you have no role on this site")
-    return SiteAccess(site, site_tables(site.prefix), user, role, who.switched_from)
+    return SiteAccess(site, tables, loaded.user, role, who.switched_from)

@@ -15,6 +15,12 @@ def test_health_reports_ok_and_versions(app):
     assert body["version"]
 
 
+def test_liveness_needs_no_database():
+    app = create_app(make_config("mysql+mysqlconnector://root@127.0.0.1:1/lop"))
+    response = app.test_client().get("/api/v1/health/live")
+    assert (response.status_code, response.json) == (200, {"status": "ok"})
+
+
 @pytest.mark.parametrize("url", [
     "sqlite:////nonexistent-dir/for/sure/lop.sqlite",
     "mysql+mysqlconnector://root@127.0.0.1:1/lop",  # nothing listens on port 1
@@ -42,7 +48,7 @@ def test_openapi_document_lists_every_route(app):
     spec = app.test_client().get("/api/v1/openapi.json").json
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) == {
-        "/api/v1/health", "/api/v1/sites", "/api/v1/sites/{site_id}/schools",
+        "/api/v1/health", "/api/v1/health/live", "/api/v1/sites", "/api/v1/sites/{site_id}/schools",
         "/api/v1/sites/{site_id}/schools/{school_id}",
     }
     assert set(spec["paths"]["/api/v1/sites/{site_id}/schools/{school_id}"]) >= {"get", "patch", "delete"}

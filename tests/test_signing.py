@@ -151,7 +151,7 @@ def test_malformed_headers_are_refused(app, users, header, value):
     assert response.json["code"] == "auth_malformed"
 
 
-@pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/openapi.json"])
+@pytest.mark.parametrize("path", ["/api/v1/health", "/api/v1/health/live", "/api/v1/openapi.json"])
 def test_health_and_openapi_need_no_signature(app, path):
     assert app.test_client().get(path).status_code == 200
 

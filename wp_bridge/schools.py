@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+import functools
 from collections.abc import Iterable
 
-from sqlalchemy import Connection, delete, func, select, tuple_
+from sqlalchemy import Connection, bindparam, delete, func, select, tuple_
 
 from rules.schools import format_instellingsnummer
 
@@ -36,20 +36,32 @@ def _school_json(row, vestigingen: list[Vestiging]) -> dict:
     }
 
 
+@functools.lru_cache(maxsize=256)
+def _schools_query(t: SiteTables, filtered: bool):
+    v = t.vestigingen
+    query = (
+        select(t.schools, v.c.instellingsnummer, v.c.vestigingsnummer)
+        .select_from(t.schools.outerjoin(v, v.c.school_id == t.schools.c.id))
+        .order_by(t.schools.c.name, t.schools.c.id)
+    )
+    return query.where(t.schools.c.id.in_(bindparam("ids", expanding=True))) if filtered else query
+
+
 def list_schools(conn: Connection, t: SiteTables, only_ids: Iterable[int] | None = None) -> list[dict]:
-    """Schools in name order, each with its vestigingen (two queries, whatever the number of schools)."""
-    query = select(t.schools).order_by(t.schools.c.name, t.schools.c.id)
-    locations = select(t.vestigingen.c.school_id, t.vestigingen.c.instellingsnummer, t.vestigingen.c.vestigingsnummer)
-    if only_ids is not None:
+    """Schools in name order, each with its vestigingen, in one query whatever the number of schools."""
+    if only_ids is None:
+        rows = conn.execute(_schools_query(t, False))
+    else:
         ids = list(only_ids)
         if not ids:
             return []
-        query = query.where(t.schools.c.id.in_(ids))
-        locations = locations.where(t.vestigingen.c.school_id.in_(ids))
-    by_school: dict[int, list[Vestiging]] = defaultdict(list)
-    for school_id, instellingsnummer, vestigingsnummer in conn.execute(locations):
-        by_school[int(school_id)].append((instellingsnummer, vestigingsnummer))
-    return [_school_json(row, by_school[int(row.id)]) for row in conn.execute(query)]
+        rows = conn.execute(_schools_query(t, True), {"ids": ids})
+    schools: dict[int, tuple] = {}
+    for row in rows:
+        school_row, locations = schools.setdefault(int(row.id), (row, []))
+        if row.instellingsnummer is not None:
+            locations.append((row.instellingsnummer, row.vestigingsnummer))
+    return [_school_json(row, locations) for row, locations in schools.values()]
 
 
 def get_school(conn: Connection, t: SiteTables, school_id: int) -> dict | None:

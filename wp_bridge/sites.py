@@ -6,6 +6,7 @@ Whether a site is a LOP site, its current school year and its schema version are
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, inspect, literal, select, union_all
@@ -19,7 +20,7 @@ SCHOOL_YEAR_OPTION = "lop_sidecar_current_school_year"
 SITE_DB_VERSION_OPTION = "lop_sidecar_site_db_version"
 NETWORK_DB_VERSION_OPTION = "lop_sidecar_db_version"
 
-_SITE_OPTIONS = ("blogname", "siteurl", ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION)
+SITE_OPTIONS = ("blogname", "siteurl", ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION)
 
 
 @dataclass(frozen=True)
@@ -39,10 +40,15 @@ class WpSite:
 class Network:
     """The WordPress install behind one database and table prefix."""
 
+    # How long the set of existing site ids is trusted; a site id not in it is looked up at once.
+    SITE_IDS_TTL_SECONDS = 60
+
     def __init__(self, base_prefix: str):
         self.base_prefix = base_prefix
         self.core = core_global_tables(base_prefix)
         self._multisite: bool | None = None
+        self._site_ids: frozenset[int] = frozenset()
+        self._site_ids_read_at = float("-inf")
 
     def prefix(self, site_id: int) -> str:
         return site_prefix(self.base_prefix, site_id)
@@ -63,6 +69,16 @@ class Network:
         blogs = self.core.blogs
         return list(conn.execute(select(blogs.c.blog_id).where(blogs.c.deleted == 0).order_by(blogs.c.blog_id)).scalars())
 
+    def probably_exists(self, conn: Connection, site_id: int) -> bool:
+        """Whether the site exists, from a short-lived cache of the site ids, so that per-request code can
+        name the site's tables without a query of its own. A new site is seen at once (a miss re-reads
+        the ids); a site deleted meanwhile is caught by the caller, which reads its blogs row anyway."""
+        fresh = time.monotonic() - self._site_ids_read_at < self.SITE_IDS_TTL_SECONDS
+        if not fresh or site_id not in self._site_ids:
+            self._site_ids = frozenset(self.site_ids(conn))
+            self._site_ids_read_at = time.monotonic()
+        return site_id in self._site_ids
+
     def site_exists(self, conn: Connection, site_id: int) -> bool:
         if not self.is_multisite(conn):
             return site_id == 1
@@ -74,7 +90,7 @@ class Network:
     def get_site(self, conn: Connection, site_id: int) -> WpSite | None:
         if not self.site_exists(conn, site_id):
             return None
-        return self._site_from_options(site_id, get_options(conn, self.prefix(site_id), _SITE_OPTIONS))
+        return self.site_from_options(site_id, get_options(conn, self.prefix(site_id), SITE_OPTIONS))
 
     def list_sites(self, conn: Connection) -> list[WpSite]:
         """Every site of the install, read with one query over all their options tables."""
@@ -86,30 +102,23 @@ class Network:
             options = core_site_tables(self.prefix(site_id)).options
             selects.append(
                 select(literal(site_id).label("site_id"), options.c.option_name, options.c.option_value).where(
-                    options.c.option_name.in_(_SITE_OPTIONS)
+                    options.c.option_name.in_(SITE_OPTIONS)
                 )
             )
         values: dict[int, dict[str, str]] = {site_id: {} for site_id in ids}
         for site_id, name, value in conn.execute(union_all(*selects)):
             values[int(site_id)][name] = value
-        return [self._site_from_options(site_id, values[site_id]) for site_id in ids]
+        return [self.site_from_options(site_id, values[site_id]) for site_id in ids]
 
     def super_admin_logins(self, conn: Connection) -> set[str]:
         """Logins listed in the network's ``site_admins`` (none on a single-site install)."""
         if not self.is_multisite(conn):
             return set()
         sitemeta = self.core.sitemeta
-        logins: set[str] = set()
-        for (value,) in conn.execute(select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins")):
-            try:
-                parsed = unserialize(value or "")
-            except PhpSerializeError:
-                continue  # a broken list grants nobody anything
-            if isinstance(parsed, dict):
-                logins.update(v for v in parsed.values() if isinstance(v, str))
-        return logins
+        values = conn.execute(select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins")).scalars()
+        return parse_site_admins(values)
 
-    def _site_from_options(self, site_id: int, options: dict[str, str]) -> WpSite:
+    def site_from_options(self, site_id: int, options: dict[str, str]) -> WpSite:
         version = options.get(SITE_DB_VERSION_OPTION, "0")
         return WpSite(
             id=site_id,
@@ -120,3 +129,16 @@ class Network:
             current_school_year=options.get(SCHOOL_YEAR_OPTION),
             schema_version=int(version) if version.isdigit() else 0,
         )
+
+
+def parse_site_admins(values) -> set[str]:
+    """Logins in the network's ``site_admins`` values; a broken value grants nobody anything."""
+    logins: set[str] = set()
+    for value in values:
+        try:
+            parsed = unserialize(value or "")
+        except PhpSerializeError:
+            continue
+        if isinstance(parsed, dict):
+            logins.update(v for v in parsed.values() if isinstance(v, str))
+    return logins

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, and_, select
+from sqlalchemy import Connection, String, and_, bindparam, cast, literal, select, union_all
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
 from .php_serialize import PhpSerializeError, unserialize
-from .sites import Network
+from .sites import SITE_OPTIONS, Network, WpSite, parse_site_admins
+from .tables import core_site_tables
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,69 @@ def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: 
         if role is not None:
             result[int(match.group(1) or 1)] = role
     return result
+
+
+@dataclass(frozen=True)
+class SiteAndUser:
+    site: WpSite | None  # None: no such site (or deleted)
+    user: WpUser | None  # None: user 0, or no such user
+    wordpress_roles: frozenset[str]
+    is_super_admin: bool
+
+
+@functools.lru_cache(maxsize=256)
+def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_user: bool):
+    """The union behind load_site_and_user, built once per shape (building it costs more than running it)."""
+    core = network.core
+    options = core_site_tables(network.prefix(site_id)).options
+    blank = literal("", String)
+
+    def part(kind: str, *columns):
+        padded = [cast(c, String) for c in columns] + [blank] * (3 - len(columns))
+        return select(literal(kind, String).label("kind"), *padded)
+
+    parts = [part("option", options.c.option_name, options.c.option_value).where(options.c.option_name.in_(SITE_OPTIONS))]
+    if multisite:
+        parts.append(part("blog", core.blogs.c.deleted).where(core.blogs.c.blog_id == site_id))
+        parts.append(part("super_admins", core.sitemeta.c.meta_value).where(core.sitemeta.c.meta_key == "site_admins"))
+    if with_user:
+        users, usermeta, user_id = core.users, core.usermeta, bindparam("user_id")
+        parts.append(part("user", users.c.user_login, users.c.user_email, users.c.display_name).where(users.c.ID == user_id))
+        parts.append(part("caps", usermeta.c.meta_value).where(
+            usermeta.c.user_id == user_id, usermeta.c.meta_key == capabilities_key(network, site_id)))
+    return union_all(*parts)
+
+
+def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id: int) -> SiteAndUser:
+    """Everything a request needs to know about its site and user, in one round trip: the site's options,
+    its blogs row, the user, their capabilities on the site and the network's super admins.
+
+    mysql-connector pings the server before every statement, so each query saved here saves two round
+    trips on every request."""
+    nothing = SiteAndUser(None, None, frozenset(), False)
+    if not network.probably_exists(conn, site_id):
+        return nothing
+    multisite = network.is_multisite(conn)
+    query = _site_and_user_query(network, site_id, multisite, bool(user_id))
+    site_options: dict[str, str] = {}
+    blog_live = not multisite
+    super_admins: list[str] = []
+    user: WpUser | None = None
+    capabilities: str | None = None
+    for kind, a, b, c in conn.execute(query, {"user_id": user_id} if user_id else {}):
+        if kind == "option":
+            site_options[a] = b
+        elif kind == "blog":
+            blog_live = a == "0"
+        elif kind == "super_admins":
+            super_admins.append(a)
+        elif kind == "user":
+            user = WpUser(user_id, a, b, c)
+        elif kind == "caps":
+            capabilities = a
+    if not blog_live:
+        return nothing
+    site = network.site_from_options(site_id, site_options)
+    if user is None:
+        return SiteAndUser(site, None, frozenset(), False)
+    return SiteAndUser(site, user, frozenset(parse_capabilities(capabilities)), user.login in parse_site_admins(super_admins))

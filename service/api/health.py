@@ -31,3 +31,15 @@ def health():
     except SQLAlchemyError:
         return {"status": "unavailable", "database": "unavailable", "schema_version": None, "version": __version__}, 503
     return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__}
+
+
+class LiveSchema(Schema):
+    status = fields.String(metadata={"example": "ok"})
+
+
+@blp.route("/health/live")
+@blp.response(200, LiveSchema)
+@blp.doc(security=[])
+def live():
+    """Liveness: the process answers. No database access, so a database outage does not restart it."""
+    return {"status": "ok"}

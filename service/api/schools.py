@@ -14,7 +14,7 @@ from wp_bridge.schools import (
 
 from ..errors import ApiError
 from ..runtime import db
-from . import with_site, write_transaction
+from . import responds, with_site, write_transaction
 
 blp = Blueprint("schools", __name__, url_prefix="/api/v1", description="Schools of a LOP site")
 
@@ -67,7 +67,7 @@ def _pairs(data: dict) -> dict:
 @blp.route("/sites/<int:site_id>/schools")
 class Schools(MethodView):
     @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
-    @blp.response(200, SchoolListSchema)
+    @responds(blp, 200, SchoolListSchema)
     def get(self, site_id, access):
         """Schools in name order; a school admin sees only the schools linked to them."""
         if access.is_manager:
@@ -76,16 +76,17 @@ class Schools(MethodView):
 
     @with_site(*MANAGERS)
     @blp.arguments(SchoolSchema)
-    @blp.response(201, SchoolSchema)
+    @responds(blp, 201, SchoolSchema)
     def post(self, data, site_id, access):
         with write_transaction() as conn:
-            return create_school(conn, access.tables, site_id, access.actor(), **_pairs(data))
+            school = create_school(conn, access.tables, site_id, access.actor(), **_pairs(data))
+        return school, 201
 
 
 @blp.route("/sites/<int:site_id>/schools/<int:school_id>")
 class School(MethodView):
     @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
-    @blp.response(200, SchoolSchema)
+    @responds(blp, 200, SchoolSchema)
     def get(self, site_id, school_id, access):
         if not access.is_manager and school_id not in linked_school_ids(db(), access.tables, access.user.id):
             raise ApiError(403, "forbidden", "this school is not linked to you")
@@ -93,14 +94,15 @@ class School(MethodView):
 
     @with_site(*MANAGERS)
     @blp.arguments(SchoolPatchSchema(partial=True))
-    @blp.response(200, SchoolSchema)
+    @responds(blp, 200, SchoolSchema)
     def patch(self, data, site_id, school_id, access):
         with write_transaction() as conn:
             return update_school(conn, access.tables, site_id, access.actor(), school_id, **_pairs(data))
 
     @with_site(*MANAGERS)
     @blp.arguments(DeleteQuerySchema, location="query")
-    @blp.response(204)
+    @responds(blp, 204)
     def delete(self, query, site_id, school_id, access):
         with write_transaction() as conn:
             delete_school(conn, access.tables, site_id, access.actor(), school_id, force=query["force"])
+        return "", 204

@@ -9,6 +9,7 @@ from wp_bridge.users import load_user, roles_on_all_sites
 from ..auth import caller
 from ..errors import ApiError
 from ..runtime import db, runtime
+from . import responds
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1", description="The LOP sites of the network")
 
@@ -26,7 +27,7 @@ class SiteListSchema(Schema):
 
 
 @blp.route("/sites")
-@blp.response(200, SiteListSchema)
+@responds(blp, 200, SiteListSchema)
 def list_sites():
     """The LOP sites the caller may see: all of them for an operator, else those where they have a role."""
     rt, conn, who = runtime(), db(), caller()
