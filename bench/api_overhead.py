@@ -23,6 +23,8 @@ SECRET = "bench-secret-0123456789abcdef"
 
 
 def seed(url: str) -> tuple[int, int]:
+    import datetime as dt
+
     from service.demo import _add_user
     from wp_bridge.audit import Actor
     from wp_bridge.db import make_engine
@@ -31,8 +33,6 @@ def seed(url: str) -> tuple[int, int]:
     from wp_bridge.site_admin import enable_site
     from wp_bridge.sites import Network
     from wp_bridge.tables import site_tables
-    import datetime as dt
-
     from wp_bridge.wp_install import add_site, install_network
 
     engine, network = make_engine(url), Network("wp_")

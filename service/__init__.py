@@ -14,7 +14,6 @@ from .auth import verify_signed_request
 from .config import Config, load_config
 from .errors import register_error_handlers
 from .runtime import Runtime, close_db
-
 from .version import __version__
 
 MAX_BODY_BYTES = 10 * 1024 * 1024

@@ -14,17 +14,24 @@ from flask import g, request
 
 from rules.roles import MANAGERS, Role, resolve_role
 from wp_bridge.audit import Actor
+from wp_bridge.migrations import SITE_SCHEMA_VERSION
 from wp_bridge.nonces import remember_nonce
 from wp_bridge.sites import WpSite
 from wp_bridge.tables import SiteTables, site_tables
 from wp_bridge.users import WpUser, load_site_and_user, role_on_site
-from wp_bridge.migrations import SITE_SCHEMA_VERSION
 
 from .errors import ApiError
 from .runtime import db, runtime
 from .signing import (
-    H_NONCE, H_SIGNATURE, H_SWITCHED_FROM, H_TIMESTAMP, H_USER, MAX_CLOCK_SKEW_SECONDS, NONCE_PATTERN,
-    canonical_string, signature,
+    H_NONCE,
+    H_SIGNATURE,
+    H_SWITCHED_FROM,
+    H_TIMESTAMP,
+    H_USER,
+    MAX_CLOCK_SKEW_SECONDS,
+    NONCE_PATTERN,
+    canonical_string,
+    signature,
 )
 
 # Nonces are kept well past the window in which their timestamp would still be accepted.

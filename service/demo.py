@@ -125,7 +125,7 @@ def seed_demo(engine: Engine, network: Network, today: dt.date) -> DemoSummary:
                                              (3, SO_NAMES, ["SO"] * 9 + ["BuSO"])):
             tables = site_tables(network.prefix(site_id))
             actor = Actor(user_id=0, user_login="", user_role="system", source="cli")
-            for index, (name, school_type) in enumerate(zip(names, school_types)):
+            for index, (name, school_type) in enumerate(zip(names, school_types, strict=True)):
                 instellingsnummer += rng.randint(3, 400)
                 vestigingen = [(instellingsnummer, 1)] + ([(instellingsnummer, 2)] if index % 3 == 0 else [])
                 school = create_school(conn, tables, site_id, actor, name=f"{name} {TOWNS[index]}",

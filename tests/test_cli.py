@@ -14,8 +14,8 @@ import requests
 
 from service.cli import main
 from service.config import ConfigError, load_config
-from tests.conftest import SECRET, add_user
-from wp_bridge.db import make_engine, utcnow
+from tests.conftest import SECRET
+from wp_bridge.db import make_engine
 from wp_bridge.sites import Network
 from wp_bridge.tables import site_tables
 

@@ -5,15 +5,21 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from sqlalchemy import inspect
+from sqlalchemy import inspect, select
 
 from rules.school_year import current_school_year
 from wp_bridge.db import make_engine
 from wp_bridge.errors import DataError
-from wp_bridge.migrations import NETWORK_SCHEMA_VERSION, SITE_SCHEMA_VERSION, migrate, schema_status
+from wp_bridge.migrations import (
+    NETWORK_SCHEMA_VERSION,
+    SITE_SCHEMA_VERSION,
+    migrate,
+    schema_status,
+)
 from wp_bridge.options import get_option
 from wp_bridge.site_admin import disable_site, enable_site
 from wp_bridge.sites import Network
+from wp_bridge.tables import core_global_tables, core_site_tables, site_tables
 from wp_bridge.wp_install import add_site, install_network
 
 
@@ -73,6 +79,10 @@ def test_enable_sets_the_school_year_and_disable_keeps_data(fresh):
 
     assert disable_site(fresh, network, 4) is True
     assert disable_site(fresh, network, 4) is False
+    with fresh.connect() as conn:
+        log = site_tables("wp_4_").audit_log
+        assert [(r.action, r.source, r.user_role) for r in conn.execute(select(log).order_by(log.c.id))] == [
+            ("enable", "cli", "system"), ("disable", "cli", "system")]
     assert "wp_4_lop_schools" in inspect(fresh).get_table_names()
     # Enabling again keeps the stored school year and has no schema work left to do.
     again = enable_site(fresh, network, 4, dt.date(2030, 1, 1))
@@ -110,3 +120,32 @@ def test_custom_table_prefix(fresh):
     enable_site(fresh, network, 2, dt.date(2026, 9, 1))
     names = set(inspect(fresh).get_table_names())
     assert {"lop7_users", "lop7_lop_admgr", "lop7_2_lop_schools", "lop7_2_options"} <= names
+
+
+def test_single_site_install_is_site_1(fresh):
+    """A WordPress without multisite tables: site 1 only, no super admins, administrators are LOP experts."""
+    from service import create_app
+    from service.runtime import Runtime
+    from tests.conftest import SignedClient, add_user, make_config
+
+    network = Network("wp_")
+    core = core_global_tables("wp_")
+    with fresh.begin() as conn:
+        for table in (core.users, core.usermeta, core_site_tables("wp_").options):
+            table.create(conn)
+        conn.execute(core_site_tables("wp_").options.insert(), [
+            {"option_name": "siteurl", "option_value": "https://lop-klein.example"},
+            {"option_name": "blogname", "option_value": "LOP Klein"}])
+        expert = add_user(conn, network, "expert", {1: "administrator"})
+    enable_site(fresh, network, 1, dt.date(2026, 9, 1))
+    assert "wp_blogs" not in inspect(fresh).get_table_names()
+
+    runtime = Runtime(make_config(str(fresh.url.render_as_string(hide_password=False))), fresh, network)
+    client = SignedClient(create_app(runtime=runtime).test_client())
+    sites = client.get("/api/v1/sites", user=expert).json["sites"]
+    assert sites == [{"id": 1, "name": "LOP Klein", "url": "https://lop-klein.example",
+                      "current_school_year": "2026-2027", "role": "lop_expert"}]
+    created = client.post("/api/v1/sites/1/schools", user=expert, json={
+        "name": "Basisschool", "type": "BaO", "vestigingen": [{"instellingsnummer": 1, "vestigingsnummer": 1}]})
+    assert created.status_code == 201
+    assert client.get("/api/v1/sites/2/schools", user=expert).status_code == 404

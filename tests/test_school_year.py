@@ -6,7 +6,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.school_year import current_school_year, is_label, next_school_year, parse_switch_day, start_year_of
+from rules.school_year import (
+    current_school_year,
+    is_label,
+    next_school_year,
+    parse_switch_day,
+    start_year_of,
+)
 
 
 @pytest.mark.parametrize("day, expected", [

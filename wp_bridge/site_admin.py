@@ -8,10 +8,14 @@ from sqlalchemy import Engine
 
 from rules.school_year import current_school_year
 
+from .audit import Actor, Change, write_audit
 from .errors import NotFound
 from .migrations import MigrationReport, migrate
 from .options import get_option, set_option
 from .sites import ENABLED_OPTION, SCHOOL_YEAR_OPTION, Network
+from .tables import site_tables
+
+CLI_ACTOR = Actor(user_id=0, user_login="", user_role="system", source="cli")
 
 
 def enable_site(engine: Engine, network: Network, site_id: int, today: dt.date) -> MigrationReport:
@@ -25,6 +29,7 @@ def enable_site(engine: Engine, network: Network, site_id: int, today: dt.date) 
         if get_option(conn, prefix, SCHOOL_YEAR_OPTION) is None:
             set_option(conn, prefix, SCHOOL_YEAR_OPTION, current_school_year(today))
         if set_option(conn, prefix, ENABLED_OPTION, "1"):
+            write_audit(conn, site_tables(prefix), site_id, CLI_ACTOR, [Change("site", "enable", entity_id=site_id)])
             report.applied.append(f"site {site_id}: enabled as LOP site")
     return report
 
@@ -34,4 +39,9 @@ def disable_site(engine: Engine, network: Network, site_id: int) -> bool:
     with engine.begin() as conn:
         if not network.site_exists(conn, site_id):
             raise NotFound("site_not_found", f"site {site_id} does not exist in this WordPress install")
-        return set_option(conn, network.prefix(site_id), ENABLED_OPTION, "0")
+        prefix = network.prefix(site_id)
+        if get_option(conn, prefix, ENABLED_OPTION) != "1":
+            return False
+        set_option(conn, prefix, ENABLED_OPTION, "0")
+        write_audit(conn, site_tables(prefix), site_id, CLI_ACTOR, [Change("site", "disable", entity_id=site_id)])
+        return True

@@ -6,7 +6,16 @@ import functools
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, and_, bindparam, cast, literal, select, union_all
+from sqlalchemy import (
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    literal,
+    select,
+    union_all,
+)
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 

@@ -6,10 +6,19 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 
 from rules.roles import MANAGERS, Role
 from rules.schools import (
-    INSTELLINGSNUMMER_MAX, SCHOOL_NAME_MAX, SCHOOL_TYPES, VESTIGINGEN_MAX, VESTIGINGSNUMMER_MAX,
+    INSTELLINGSNUMMER_MAX,
+    SCHOOL_NAME_MAX,
+    SCHOOL_TYPES,
+    VESTIGINGEN_MAX,
+    VESTIGINGSNUMMER_MAX,
 )
 from wp_bridge.schools import (
-    create_school, delete_school, linked_school_ids, list_schools, require_school, update_school,
+    create_school,
+    delete_school,
+    linked_school_ids,
+    list_schools,
+    require_school,
+    update_school,
 )
 
 from ..errors import ApiError
