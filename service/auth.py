@@ -12,13 +12,13 @@ from urllib.parse import quote
 
 from flask import g, request
 
-from rules.roles import MANAGERS, Role, resolve_role
+from rules.roles import MANAGERS, Role
 from wp_bridge.audit import Actor
 from wp_bridge.migrations import SITE_SCHEMA_VERSION
 from wp_bridge.nonces import remember_nonce
 from wp_bridge.sites import WpSite
 from wp_bridge.tables import SiteTables, site_tables
-from wp_bridge.users import WpUser, load_site_and_user, role_on_site
+from wp_bridge.users import WpUser, load_site_and_user
 
 from .errors import ApiError
 from .runtime import db, runtime
@@ -153,11 +153,11 @@ def site_access(site_id: int) -> SiteAccess:
     if loaded.user is None:
         raise ApiError(403, "user_unknown", f"user {who.user_id} does not exist")
     if who.switched_from is not None:
-        original = role_on_site(conn, rt.network, who.switched_from, site_id, rt.config.role_slugs)
-        if original is None or original[1] not in MANAGERS:
+        original = load_site_and_user(conn, rt.network, site_id, who.switched_from)
+        if original.role(rt.config.role_slugs) not in MANAGERS:
             raise ApiError(403, "switch_not_allowed",
                            "only an operator or the site's LOP expert may act as another user")
-    role = resolve_role(loaded.is_super_admin, loaded.wordpress_roles, rt.config.role_slugs)
+    role = loaded.role(rt.config.role_slugs)
     if role is None:
         raise ApiError(403, "forbidden", "you have no role on this site")
     return SiteAccess(site, tables, loaded.user, role, who.switched_from)

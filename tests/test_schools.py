@@ -245,8 +245,11 @@ def test_switch_account_needs_a_manager_as_the_original_user(client, users, rt):
     link(rt, school["id"], users.admin2)
     as_admin = client.get(BASE, user=users.admin2, switched_from=users.expert2)
     assert [s["id"] for s in as_admin.json["schools"]] == [school["id"]]  # the school admin's view
-    refused = client.get(BASE, user=users.admin2, switched_from=users.admin2_other)
-    assert (refused.status_code, refused.json["code"]) == (403, "switch_not_allowed")
+    for original in (users.admin2_other, users.expert3, 999999):  # a school admin, another site's expert, nobody
+        refused = client.get(BASE, user=users.admin2, switched_from=original)
+        assert (refused.status_code, refused.json["code"]) == (403, "switch_not_allowed")
+    operator_switched = client.get(BASE, user=users.admin2, switched_from=users.operator)
+    assert operator_switched.status_code == 200
 
 
 def test_writes_while_switched_log_both_users(client, users, rt):

@@ -6,16 +6,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import (
-    Connection,
-    String,
-    and_,
-    bindparam,
-    cast,
-    literal,
-    select,
-    union_all,
-)
+from sqlalchemy import Connection, String, bindparam, cast, literal, select, union_all
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
@@ -47,44 +38,12 @@ def parse_capabilities(value: str | None) -> set[str]:
     return granted_roles(parsed) if isinstance(parsed, dict) else set()
 
 
-def load_user_with_site_roles(
-    conn: Connection, network: Network, user_id: int, site_id: int
-) -> tuple[WpUser, set[str]] | None:
-    """The user and their WordPress roles on one site, in one query; None when there is no such user."""
-    users, usermeta = network.core.users, network.core.usermeta
-    row = conn.execute(
-        select(users.c.ID, users.c.user_login, users.c.user_email, users.c.display_name, usermeta.c.meta_value)
-        .select_from(
-            users.outerjoin(
-                usermeta,
-                and_(usermeta.c.user_id == users.c.ID, usermeta.c.meta_key == capabilities_key(network, site_id)),
-            )
-        )
-        .where(users.c.ID == user_id)
-        .limit(1)
-    ).first()
-    if row is None:
-        return None
-    return WpUser(int(row[0]), row[1], row[2], row[3]), parse_capabilities(row[4])
-
-
 def load_user(conn: Connection, network: Network, user_id: int) -> WpUser | None:
     users = network.core.users
     row = conn.execute(
         select(users.c.ID, users.c.user_login, users.c.user_email, users.c.display_name).where(users.c.ID == user_id)
     ).first()
     return WpUser(int(row[0]), row[1], row[2], row[3]) if row else None
-
-
-def role_on_site(
-    conn: Connection, network: Network, user_id: int, site_id: int, slugs: RoleSlugs
-) -> tuple[WpUser, Role | None] | None:
-    loaded = load_user_with_site_roles(conn, network, user_id, site_id)
-    if loaded is None:
-        return None
-    user, wordpress_roles = loaded
-    is_super_admin = user.login in network.super_admin_logins(conn)
-    return user, resolve_role(is_super_admin, wordpress_roles, slugs)
 
 
 def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: RoleSlugs) -> dict[int, Role]:
@@ -113,6 +72,9 @@ class SiteAndUser:
     user: WpUser | None  # None: user 0, or no such user
     wordpress_roles: frozenset[str]
     is_super_admin: bool
+
+    def role(self, slugs: RoleSlugs) -> Role | None:
+        return resolve_role(self.is_super_admin, self.wordpress_roles, slugs) if self.user else None
 
 
 @functools.lru_cache(maxsize=256)
