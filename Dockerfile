@@ -16,4 +16,4 @@ USER lop
 EXPOSE 8000
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 \
   CMD python -c "import sys, urllib.request; sys.exit(0 if urllib.request.urlopen('http://127.0.0.1:8000/api/v1/health', timeout=4).status == 200 else 1)"
-CMD ["lop-sidecar", "serve", "--bind", "0.0.0.0:8000", "--workers", "4"]
+CMD ["lop-sidecar", "serve", "--bind", "0.0.0.0:8000", "--workers", "2", "--threads", "4"]

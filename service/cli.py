@@ -32,7 +32,8 @@ def _parser() -> argparse.ArgumentParser:
     p = sub.add_parser("serve", help="serve the API under gunicorn", description="Serve the API under gunicorn.")
     p.add_argument("--bind", default="127.0.0.1:8000", help="address to listen on (default 127.0.0.1:8000)")
     p.add_argument("--workers", type=int, default=2, help="gunicorn worker processes (default 2)")
-    p.add_argument("--threads", type=int, default=1, help="threads per worker (default 1)")
+    p.add_argument("--threads", type=int, default=4,
+                   help="threads per worker (default 4: threads overlap the waits on the database)")
 
     p = sub.add_parser("demo", help="create a seeded demo network on SQLite and serve it",
                        description="Create a fictitious WordPress network with two LOP sites in an SQLite file "
@@ -152,12 +153,11 @@ def cmd_demo(args) -> int:
     if args.no_serve:
         return 0
     print(f"\nServing on {url} (Ctrl-C stops)\n", flush=True)
-    env_config = config
     from . import create_app
     from .server import configure_logging, serve
 
     configure_logging()
-    serve(lambda: create_app(env_config), bind=args.bind, workers=2)
+    serve(lambda: create_app(config), bind=args.bind, workers=2, threads=4)
     return 0
 
 
