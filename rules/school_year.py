@@ -52,3 +52,13 @@ def parse_switch_day(value: str) -> tuple[int, int]:
     month, day = int(match.group(1)), int(match.group(2))
     dt.date(2000, month, day)  # raises ValueError for 02-30, 13-01, …
     return month, day
+
+
+def resolve_year(value: str | None, current_label: str) -> tuple[str, str]:
+    """``current``, ``next`` or one of those two labels → (kind, label). ValueError for anything else."""
+    next_label = next_school_year(current_label)
+    if value in (None, "", "current", current_label):
+        return "current", current_label
+    if value in ("next", next_label):
+        return "next", next_label
+    raise ValueError(f"year must be current, next, {current_label} or {next_label}")

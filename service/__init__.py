@@ -57,9 +57,9 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     )
     api.spec.options["security"] = [{"lopSignature": []}]
 
-    from .api import health, schools, sites
+    from .api import free_places, health, offerings, schools, settings, sites
 
-    for module in (health, sites, schools):
+    for module in (health, sites, schools, settings, offerings, free_places):
         api.register_blueprint(module.blp)
 
     app.before_request(_before_request)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import os
 import sys
 
@@ -146,6 +147,13 @@ def cmd_demo(args) -> int:
     print("  lop-sidecar call GET /api/v1/sites")
     print("  lop-sidecar call GET /api/v1/sites/2/schools")
     print(f"  lop-sidecar call GET /api/v1/sites/{admin_site}/schools --user {admin_user}    # as a school admin")
+    start = summary.free_registration_start
+    after = (start + dt.timedelta(minutes=1)).astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
+    print(f"  # free registrations start {start:%Y-%m-%d %H:%M} (Brussels): the school admin's rights for next year change then")
+    print(f"  lop-sidecar call GET '/api/v1/sites/{admin_site}/rights?school={admin_school}&year=next' --user {admin_user}")
+    print(f"  lop-sidecar call GET '/api/v1/sites/{admin_site}/rights?school={admin_school}&year=next&at={after}' --user {admin_user}")
+    print(f"  lop-sidecar call GET '/api/v1/sites/{admin_site}/schools/{admin_school}/offerings?year=next' --user {admin_user}")
+    print("  lop-sidecar call GET '/api/v1/sites/3/free-places?year=current' --user 0    # the public table")
     print("  lop-sidecar call POST /api/v1/sites/2/schools --data "
           "'{\"name\": \"Basisschool De Nieuwe Wereld\", \"type\": \"BaO\", "
           "\"vestigingen\": [{\"instellingsnummer\": 99999, \"vestigingsnummer\": 1}]}'")

@@ -9,14 +9,17 @@ from __future__ import annotations
 import datetime as dt
 import random
 from dataclasses import dataclass, field
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection, Engine
 
+from rules.rights import RIGHTS_TYPES, RightsSettings
 from rules.school_year import current_school_year, next_school_year
 from wp_bridge.audit import Actor
 from wp_bridge.db import utcnow
 from wp_bridge.php_serialize import serialize
 from wp_bridge.schools import create_school
+from wp_bridge.settings import save_settings
 from wp_bridge.site_admin import enable_site
 from wp_bridge.sites import Network
 from wp_bridge.tables import network_tables, site_tables
@@ -62,6 +65,21 @@ SO_NAMES = ["Sint-Vincentiuscollege", "Atheneum Scheldeland", "Technisch Institu
             "GO! Talentenschool", "Buitengewoon Secundair Onderwijs De Horizon"]
 
 
+def demo_settings(today: dt.date) -> tuple[RightsSettings, dt.datetime]:
+    """Rights that differ before and after the free-registration start (three weeks from today, 09:00
+    Brussels time; one week for 1A/1B): before it, school admins prepare next year's offering; after it, they only keep
+    their free places and information up to date."""
+    start = dt.datetime.combine(today + dt.timedelta(days=21), dt.time(9, 0), ZoneInfo("Europe/Brussels"))
+    current = frozenset({"edit_free_places", "edit_enrolled", "edit_extra_info", "edit_dates"})
+    before = frozenset({"edit_capacity", "edit_free_places", "edit_indicator_pct", "edit_extra_info", "edit_dates",
+                        "add_offering", "remove_offering"})
+    after = frozenset({"edit_free_places", "edit_extra_info", "edit_dates"})
+    rights = {t: {"current": current, "next_before": before, "next_after": after} for t in RIGHTS_TYPES}
+    starts = {t: start.astimezone(dt.timezone.utc) for t in RIGHTS_TYPES}
+    starts["1A/1B"] = (start - dt.timedelta(days=14)).astimezone(dt.timezone.utc)  # first years register earlier
+    return RightsSettings(starts, rights), start
+
+
 @dataclass
 class DemoSummary:
     sites: list[tuple[int, str, str]] = field(default_factory=list)  # (id, name, type)
@@ -69,6 +87,7 @@ class DemoSummary:
     schools: int = 0
     offerings: int = 0
     school_admin_example: tuple[int, int, int] | None = None  # (user, site, school)
+    free_registration_start: dt.datetime | None = None
 
 
 def _add_user(conn: Connection, network: Network, login: str, display_name: str,
@@ -120,11 +139,16 @@ def seed_demo(engine: Engine, network: Network, today: dt.date) -> DemoSummary:
              "active": True, "updated_at": catalogue_now} for c, d, n, v, g, lj in CATALOGUE
         ])
 
+        settings, summary.free_registration_start = demo_settings(today)
+        system = Actor(user_id=0, user_login="", user_role="system", source="cli")
+        for site_id in (2, 3):
+            save_settings(conn, network.prefix(site_id), site_id, system, settings)
+
         instellingsnummer = 12000
         for site_id, names, school_types in ((2, BAO_NAMES, ["BaO"] * 8 + ["BuBaO"] * 2),
                                              (3, SO_NAMES, ["SO"] * 9 + ["BuSO"])):
             tables = site_tables(network.prefix(site_id))
-            actor = Actor(user_id=0, user_login="", user_role="system", source="cli")
+            actor = system
             for index, (name, school_type) in enumerate(zip(names, school_types, strict=True)):
                 instellingsnummer += rng.randint(3, 400)
                 vestigingen = [(instellingsnummer, 1)] + ([(instellingsnummer, 2)] if index % 3 == 0 else [])

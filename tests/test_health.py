@@ -49,7 +49,10 @@ def test_openapi_document_lists_every_route(app):
     assert spec["openapi"].startswith("3.")
     assert set(spec["paths"]) == {
         "/api/v1/health", "/api/v1/health/live", "/api/v1/sites", "/api/v1/sites/{site_id}/schools",
-        "/api/v1/sites/{site_id}/schools/{school_id}",
+        "/api/v1/sites/{site_id}/schools/{school_id}", "/api/v1/sites/{site_id}/settings",
+        "/api/v1/sites/{site_id}/rights", "/api/v1/sites/{site_id}/schools/{school_id}/offerings",
+        "/api/v1/sites/{site_id}/schools/{school_id}/offerings/{offering_id}", "/api/v1/sites/{site_id}/an",
+        "/api/v1/sites/{site_id}/free-places",
     }
     assert set(spec["paths"]["/api/v1/sites/{site_id}/schools/{school_id}"]) >= {"get", "patch", "delete"}
     assert "lopSignature" in spec["components"]["securitySchemes"]

@@ -225,6 +225,7 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("active", Boolean, nullable=False, server_default=text("1")),
         Column("inactive_since", Date, nullable=True),
         Column("updated_at", UTC_MICROS, nullable=False),
+        Index(f"{p}admgr_updated", "updated_at"),  # the newest change versions the public tables
     )
     ov_offerings = _table(
         f"{p}ov_offerings", md,

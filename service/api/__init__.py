@@ -6,11 +6,13 @@ import contextlib
 import functools
 from collections.abc import Iterator
 
+from flask import request
 from sqlalchemy import Connection
 
 from rules.roles import Role
 
 from ..auth import site_access
+from ..errors import ApiError
 from ..runtime import db
 
 
@@ -45,3 +47,12 @@ def write_transaction() -> Iterator[Connection]:
         conn.commit()
     with conn.begin():
         yield conn
+
+
+def json_body() -> dict:
+    """The request body as a JSON object, or 422 naming the body."""
+    data = request.get_json(silent=True)
+    if not isinstance(data, dict):
+        raise ApiError(422, "validation_failed", "the body must be a JSON object",
+                       errors=[{"field": None, "location": "body", "message": "expected a JSON object"}])
+    return data

@@ -1,0 +1,272 @@
+from __future__ import annotations
+
+import re
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+
+from rules.offerings import AN_ADMGR, EDITABLE_FIELDS, validate_values
+from rules.rights import rights_type
+from rules.roles import MANAGERS, Role
+from rules.school_year import resolve_year
+from wp_bridge.catalogue import get_admgr
+from wp_bridge.offerings import (
+    add_an,
+    add_offering,
+    delete_offering,
+    get_offering,
+    school_offerings,
+    update_offering,
+)
+from wp_bridge.schools import list_schools, require_school
+
+from ..errors import ApiError
+from ..rights import Rights
+from ..runtime import db, runtime
+from . import json_body, responds, with_site, write_transaction
+
+blp = Blueprint("offerings", __name__, url_prefix="/api/v1",
+                description="Offerings of a school per school year, with the rights of school admins enforced")
+
+
+class DateSchema(Schema):
+    date = fields.Date()
+    label = fields.String(allow_none=True)
+
+
+class OfferingValuesSchema(Schema):
+    capacity = fields.Integer(allow_none=True)
+    free_places = fields.Integer(allow_none=True)
+    enrolled = fields.Integer(allow_none=True)
+    indicator_pct = fields.Decimal(allow_none=True, places=2, as_string=False)
+    suffix = fields.String(allow_none=True, metadata={"description": "at most 100 characters"})
+    extra_info = fields.String(allow_none=True, metadata={"description": "at most 2000 characters"})
+    dates = fields.List(fields.Nested(DateSchema))
+
+
+class OfferingSchema(OfferingValuesSchema):
+    id = fields.Integer()
+    school_id = fields.Integer()
+    school_year = fields.String()
+    admgr_code = fields.Integer()
+    name = fields.String()
+    type = fields.String(metadata={"description": "rights type: BaO, BuBaO, SO, BuSO or 1A/1B"})
+    onderwijsvorm = fields.String(allow_none=True)
+    graad = fields.Integer(allow_none=True)
+    leerjaar = fields.Integer(allow_none=True)
+    version = fields.Integer()
+    editable = fields.List(fields.String(), metadata={"description": "fields the caller may change now"})
+
+
+class OfferingCreateSchema(OfferingValuesSchema):
+    year = fields.String(required=True, metadata={"description": "current, next or the school-year label"})
+    admgr_code = fields.Integer(required=True)
+
+
+class OfferingListSchema(Schema):
+    school_id = fields.Integer()
+    year = fields.String()
+    school_year = fields.String()
+    offerings = fields.List(fields.Nested(OfferingSchema))
+
+
+class YearQuerySchema(Schema):
+    year = fields.String(load_default="current", metadata={"description": "current, next or a school-year label"})
+
+
+def _year(value, access) -> tuple[str, str]:
+    try:
+        return resolve_year(value, access.site.current_school_year)
+    except ValueError as exc:
+        raise ApiError(422, "validation_failed", str(exc), errors=[{"field": "year", "message": str(exc)}]) from None
+
+
+def _rights(access) -> Rights:
+    return Rights.load(db(), access.site.prefix, access.tables, access.role, access.user.id if access.user else 0)
+
+
+def _visible_school(access, rights: Rights, school_id: int) -> dict:
+    school = require_school(db(), access.tables, school_id)
+    rights.require_school(school_id)
+    return school
+
+
+def _with_editable(offering: dict, rights: Rights, year: str) -> dict:
+    return {**offering, "editable": rights.editable_fields(offering["school_id"], year, offering["type"])}
+
+
+def _etag(offering: dict) -> str:
+    return f'"o{offering["id"]}v{offering["version"]}"'
+
+
+_ETAG = re.compile(r'"o(\d+)v(\d+)"')
+
+
+def _expected_version(offering: dict) -> int | None:
+    """The version named by If-Match for this offering, None without If-Match (or with ``*``)."""
+    header = request.headers.get("If-Match")
+    if header is None or header.strip() == "*":
+        return None
+    for offering_id, version in _ETAG.findall(header):
+        if int(offering_id) == offering["id"]:
+            return int(version)
+    raise ApiError(412, "version_mismatch", "If-Match does not name this offering's current version: reload it")
+
+
+def _validated(values: dict) -> dict:
+    clean, errors = validate_values(values)
+    if errors:
+        raise ApiError(422, "validation_failed", "invalid values: " + ", ".join(e["field"] for e in errors), errors=errors)
+    return clean
+
+
+def _offering_year(offering: dict, access) -> str:
+    try:
+        return resolve_year(offering["school_year"], access.site.current_school_year)[0]
+    except ValueError:
+        raise ApiError(409, "offering_not_current", f"offering {offering['id']} belongs to {offering['school_year']}, "
+                                                    "neither the current nor the next school year") from None
+
+
+@blp.route("/sites/<int:site_id>/schools/<int:school_id>/offerings")
+class Offerings(MethodView):
+    @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
+    @blp.arguments(YearQuerySchema, location="query")
+    @responds(blp, 200, OfferingListSchema)
+    def get(self, query, site_id, school_id, access):
+        """The school's offerings in display order, each with the fields the caller may change now."""
+        year, label = _year(query["year"], access)
+        rights = _rights(access)
+        school = _visible_school(access, rights, school_id)
+        rows = school_offerings(db(), access.tables, runtime().network_tables, school_id, label, school["type"])
+        return {"school_id": school_id, "year": year, "school_year": label,
+                "offerings": [_with_editable(row, rights, year) for row in rows]}
+
+    @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": OfferingCreateSchema}}})
+    @responds(blp, 201, OfferingSchema)
+    def post(self, site_id, school_id, access):
+        """Add a programme (needs ``add_offering``; initial values need their edit permissions)."""
+        body = json_body()
+        unknown = sorted(set(body) - {"year", "admgr_code", *EDITABLE_FIELDS})
+        code = body.get("admgr_code")
+        errors = [{"field": name, "message": "unknown field"} for name in unknown]
+        if isinstance(code, bool) or not isinstance(code, int):
+            errors.append({"field": "admgr_code", "message": "required: an administrative-group code (integer)"})
+        if not isinstance(body.get("year"), str):
+            errors.append({"field": "year", "message": "required: current, next or a school-year label"})
+        if errors:
+            raise ApiError(422, "validation_failed", "invalid request: " + ", ".join(e["field"] for e in errors), errors=errors)
+        year, label = _year(body["year"], access)
+        rights = _rights(access)
+        school = _visible_school(access, rights, school_id)
+        catalogue = get_admgr(db(), runtime().network_tables, code)
+        if code == AN_ADMGR and school["type"] != "BaO":
+            raise ApiError(422, "validation_failed", "AN (10000) is only for BaO schools",
+                           errors=[{"field": "admgr_code", "message": "AN (10000) is only for BaO schools"}])
+        if catalogue is None and code != AN_ADMGR:
+            raise ApiError(422, "validation_failed", f"administrative group {code} is not in the catalogue",
+                           errors=[{"field": "admgr_code", "message": "not in the administrative-group catalogue"}])
+        type_ = rights_type(school["type"], catalogue.graad if catalogue else None, catalogue.leerjaar if catalogue else None)
+        values = {name: body[name] for name in EDITABLE_FIELDS if name in body}
+        rights.require_permission(school_id, year, type_, "add_offering")
+        rights.require_fields(school_id, year, type_, values)
+        clean = _validated(values)
+        with write_transaction() as conn:
+            created = add_offering(conn, access.tables, runtime().network_tables, site_id, access.actor(), school,
+                                   label, code, clean)
+        return _with_editable(created, rights, year), 201, {"ETag": _etag(created)}
+
+
+@blp.route("/sites/<int:site_id>/schools/<int:school_id>/offerings/<int:offering_id>")
+class Offering(MethodView):
+    @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
+    @responds(blp, 200, OfferingSchema)
+    def get(self, site_id, school_id, offering_id, access):
+        rights = _rights(access)
+        _visible_school(access, rights, school_id)
+        offering = get_offering(db(), access.tables, runtime().network_tables, school_id, offering_id)
+        year = _offering_year(offering, access)
+        return _with_editable(offering, rights, year), 200, {"ETag": _etag(offering)}
+
+    @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
+    @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": OfferingValuesSchema}}},
+             parameters=[{"in": "header", "name": "If-Match", "schema": {"type": "string"},
+                          "description": "the ETag from the last read; a stale one gives 412"}])
+    @responds(blp, 200, OfferingSchema)
+    def patch(self, site_id, school_id, offering_id, access):
+        """Change any subset of the editable fields, all or nothing."""
+        body = json_body()
+        unknown = sorted(set(body) - set(EDITABLE_FIELDS))
+        if unknown:
+            raise ApiError(422, "validation_failed", "unknown field(s): " + ", ".join(unknown),
+                           errors=[{"field": name, "message": "unknown field"} for name in unknown])
+        rights = _rights(access)
+        _visible_school(access, rights, school_id)
+        nt = runtime().network_tables
+        offering = get_offering(db(), access.tables, nt, school_id, offering_id)
+        year = _offering_year(offering, access)
+        rights.require_fields(school_id, year, offering["type"], body)
+        clean = _validated(body)
+        expected = _expected_version(offering)
+        with write_transaction() as conn:
+            updated = update_offering(conn, access.tables, nt, site_id, access.actor(), offering, clean, expected)
+        return _with_editable(updated, rights, year), 200, {"ETag": _etag(updated)}
+
+    @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
+    @responds(blp, 204)
+    def delete(self, site_id, school_id, offering_id, access):
+        """Remove a programme (needs ``remove_offering``); its numbers stay in the log."""
+        rights = _rights(access)
+        _visible_school(access, rights, school_id)
+        offering = get_offering(db(), access.tables, runtime().network_tables, school_id, offering_id)
+        year = _offering_year(offering, access)
+        rights.require_permission(school_id, year, offering["type"], "remove_offering")
+        expected = _expected_version(offering)
+        with write_transaction() as conn:
+            delete_offering(conn, access.tables, site_id, access.actor(), offering, expected)
+        return "", 204
+
+
+class AnSchema(Schema):
+    schools = fields.Raw(required=True, metadata={"description": 'a list of school ids, or "all" (every BaO school)'})
+    years = fields.List(fields.String(), required=True, metadata={"example": ["current", "next"]})
+
+
+@blp.route("/sites/<int:site_id>/an")
+@with_site(*MANAGERS)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": AnSchema}}})
+@responds(blp, 200)
+def add_anderstalige_nieuwkomers(site_id, access):
+    """Add programme 10000 (AN) to BaO schools that lack it; idempotent."""
+    body = json_body()
+    errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"schools", "years"})]
+    years_in = body.get("years")
+    if not isinstance(years_in, list) or not years_in or not all(y in ("current", "next") for y in years_in):
+        errors.append({"field": "years", "message": 'a non-empty list of "current" and/or "next"'})
+    schools_in = body.get("schools")
+    all_schools = list_schools(db(), access.tables)
+    by_id = {s["id"]: s for s in all_schools}
+    if schools_in == "all":
+        chosen = [s for s in all_schools if s["type"] == "BaO"]
+    elif isinstance(schools_in, list) and schools_in and all(isinstance(i, int) and not isinstance(i, bool) for i in schools_in):
+        for school_id in schools_in:
+            if school_id not in by_id:
+                errors.append({"field": "schools", "message": f"school {school_id} does not exist on this site"})
+            elif by_id[school_id]["type"] != "BaO":
+                errors.append({"field": "schools", "message": f"school {school_id} ({by_id[school_id]['name']}) is "
+                                                              f"{by_id[school_id]['type']}, not BaO"})
+        chosen = [by_id[i] for i in dict.fromkeys(schools_in) if i in by_id]
+    else:
+        errors.append({"field": "schools", "message": 'a non-empty list of school ids, or "all"'})
+        chosen = []
+    if errors:
+        raise ApiError(422, "validation_failed", "; ".join(e["message"] for e in errors), errors=errors)
+    labels = [_year(y, access)[1] for y in dict.fromkeys(years_in)]
+    with write_transaction() as conn:
+        counts = add_an(conn, access.tables, site_id, access.actor(), [s["id"] for s in chosen], labels)
+    rows = [{"school_id": s["id"], "name": s["name"], **counts[s["id"]]} for s in chosen]
+    return {"schools": rows, "added": sum(r["added"] for r in rows),
+            "already_present": sum(r["already_present"] for r in rows)}

@@ -1,0 +1,212 @@
+"""Offerings of a LOP site's schools: one row per school, school year and administrative group."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Iterable
+from decimal import Decimal
+
+from sqlalchemy import Connection, String, bindparam, cast, func, select, union_all
+
+from rules.offerings import AN_ADMGR, AN_NAME, EDITABLE_FIELDS
+from rules.rights import rights_type
+from rules.sorting import primary_sort_key, so_sort_key
+
+from .audit import Actor, Change, write_audit
+from .db import utcnow
+from .errors import Conflict, DataError, NotFound
+from .tables import NetworkTables, SiteTables
+
+SO_TYPES = ("SO", "BuSO")
+
+
+class VersionConflict(DataError):
+    status = 412
+
+
+@functools.lru_cache(maxsize=256)
+def _offerings_query(t: SiteTables, nt: NetworkTables, by: str):
+    o, a = t.offerings, nt.admgr
+    query = (
+        select(o, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, t.schools.c.type.label("school_type"))
+        .select_from(o.join(t.schools, t.schools.c.id == o.c.school_id).outerjoin(a, a.c.code == o.c.admgr_code))
+    )
+    if by == "school":
+        return query.where(o.c.school_id == bindparam("school_id"), o.c.school_year == bindparam("year"))
+    if by == "id":
+        return query.where(o.c.id == bindparam("offering_id"))
+    return query.where(o.c.school_year == bindparam("year"))  # the whole site
+
+
+def _json(row) -> dict:
+    pct = row.indicator_pct
+    return {
+        "id": int(row.id),
+        "school_id": int(row.school_id),
+        "school_year": row.school_year,
+        "admgr_code": row.admgr_code,
+        "name": row.description or (AN_NAME if row.admgr_code == AN_ADMGR else ""),
+        "type": rights_type(row.school_type, row.graad, row.leerjaar),
+        "onderwijsvorm": row.onderwijsvorm,
+        "graad": row.graad,
+        "leerjaar": row.leerjaar,
+        "capacity": row.capacity,
+        "free_places": row.free_places,
+        "enrolled": row.enrolled,
+        "indicator_pct": float(pct) if pct is not None else None,
+        "suffix": row.suffix,
+        "extra_info": row.extra_info,
+        "dates": json.loads(row.dates) if row.dates else [],
+        "version": row.version,
+    }
+
+
+def display_key(offering: dict, school_type: str):
+    """Display order: the SO sort for secondary schools, leerjaar order for primary ones."""
+    if school_type in SO_TYPES:
+        return (0, so_sort_key(offering["onderwijsvorm"], offering["graad"], offering["leerjaar"],
+                               offering["name"], offering["admgr_code"]))
+    return (1, primary_sort_key(offering["leerjaar"], offering["name"], offering["admgr_code"]))
+
+
+def school_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, year: str,
+                     school_type: str) -> list[dict]:
+    rows = conn.execute(_offerings_query(t, nt, "school"), {"school_id": school_id, "year": year})
+    return sorted((_json(r) for r in rows), key=lambda o: display_key(o, school_type))
+
+
+def get_offering(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, offering_id: int) -> dict:
+    row = conn.execute(_offerings_query(t, nt, "id"), {"offering_id": offering_id}).first()
+    if row is None or int(row.school_id) != school_id:
+        raise NotFound("offering_not_found", f"offering {offering_id} does not exist for school {school_id}")
+    return _json(row)
+
+
+def _stored(name: str, value):
+    if name == "dates":
+        return json.dumps(value, ensure_ascii=False) if value else None
+    return value
+
+
+def _comparable(name: str, value):
+    if name == "indicator_pct" and value is not None:
+        return Decimal(str(value)).quantize(Decimal("0.01"))
+    if name == "dates":
+        return value or []
+    return value
+
+
+def update_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: int, actor: Actor,
+                   current: dict, values: dict, expected_version: int | None) -> dict:
+    """Change some fields of one offering, all or nothing, with one audit row per changed field.
+    ``expected_version`` (from If-Match) makes a concurrent change fail with 412 instead of being
+    overwritten."""
+    changed = {name: value for name, value in values.items()
+               if _comparable(name, value) != _comparable(name, current[name])}
+    version = current["version"] if expected_version is None else expected_version
+    if not changed:
+        if version != current["version"]:
+            raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+        return current
+    o = t.offerings
+    result = conn.execute(
+        o.update()
+        .where(o.c.id == current["id"], o.c.version == version)
+        .values(**{name: _stored(name, value) for name, value in changed.items()},
+                version=o.c.version + 1, updated_at=utcnow())
+    )
+    if result.rowcount != 1:
+        raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+    write_audit(conn, t, site_id, actor, [
+        Change("offering", "update", current["id"], current["school_id"], name,
+               _audit_value(name, current[name]), _audit_value(name, value))
+        for name, value in changed.items()
+    ])
+    return get_offering(conn, t, nt, current["school_id"], current["id"])
+
+
+def _audit_value(name: str, value):
+    if name == "indicator_pct" and value is not None:
+        return str(Decimal(str(value)).quantize(Decimal("0.01")))
+    return value
+
+
+def add_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: int, actor: Actor,
+                 school: dict, year: str, code: int, values: dict) -> dict:
+    exists = conn.execute(select(t.offerings.c.id).where(
+        t.offerings.c.school_id == school["id"], t.offerings.c.school_year == year, t.offerings.c.admgr_code == code)).first()
+    if exists:
+        raise Conflict("offering_exists", f"school {school['id']} already offers {code} in {year}")
+    now = utcnow()
+    offering_id = int(conn.execute(t.offerings.insert().values(
+        school_id=school["id"], school_year=year, admgr_code=code,
+        **{name: _stored(name, value) for name, value in values.items()},
+        version=1, created_at=now, updated_at=now,
+    )).inserted_primary_key[0])
+    created = get_offering(conn, t, nt, school["id"], offering_id)
+    write_audit(conn, t, site_id, actor, [Change("offering", "create", offering_id, school["id"], new={
+        "school_year": year, "admgr_code": code, **{n: _audit_value(n, v) for n, v in values.items()}})])
+    return created
+
+
+def delete_offering(conn: Connection, t: SiteTables, site_id: int, actor: Actor, current: dict,
+                    expected_version: int | None) -> None:
+    o = t.offerings
+    query = o.delete().where(o.c.id == current["id"])
+    if expected_version is not None:
+        query = query.where(o.c.version == expected_version)
+    if conn.execute(query).rowcount != 1:
+        raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+    write_audit(conn, t, site_id, actor, [Change("offering", "delete", current["id"], current["school_id"], old={
+        "school_year": current["school_year"], "admgr_code": current["admgr_code"],
+        **{name: _audit_value(name, current[name]) for name in EDITABLE_FIELDS}})])
+
+
+def add_an(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_ids: Iterable[int],
+           years: list[str]) -> dict[int, dict[str, int]]:
+    """Add programme 10000 (AN) for each school and year that lacks it; counts per school."""
+    school_ids = list(school_ids)
+    present = {
+        (int(s), y) for s, y in conn.execute(
+            select(t.offerings.c.school_id, t.offerings.c.school_year).where(
+                t.offerings.c.admgr_code == AN_ADMGR, t.offerings.c.school_id.in_(school_ids),
+                t.offerings.c.school_year.in_(years)))
+    } if school_ids else set()
+    counts = {school_id: {"added": 0, "already_present": 0} for school_id in school_ids}
+    now = utcnow()
+    rows = []
+    for school_id in school_ids:
+        for year in years:
+            if (school_id, year) in present:
+                counts[school_id]["already_present"] += 1
+            else:
+                counts[school_id]["added"] += 1
+                rows.append({"school_id": school_id, "school_year": year, "admgr_code": AN_ADMGR, "version": 1,
+                             "created_at": now, "updated_at": now})
+    if rows:
+        conn.execute(t.offerings.insert(), rows)
+        added = {(row["school_id"], row["school_year"]) for row in rows}
+        stored = conn.execute(select(t.offerings.c.id, t.offerings.c.school_id, t.offerings.c.school_year).where(
+            t.offerings.c.admgr_code == AN_ADMGR, t.offerings.c.school_id.in_(school_ids),
+            t.offerings.c.school_year.in_(years))).all()
+        write_audit(conn, t, site_id, actor, [
+            Change("offering", "create", int(i), int(s), new={"school_year": y, "admgr_code": AN_ADMGR})
+            for i, s, y in stored if (int(s), y) in added
+        ])
+    return counts
+
+
+def site_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -> list[dict]:
+    """Every offering of the site in one school year (for the public table and exports)."""
+    return [_json(r) for r in conn.execute(_offerings_query(t, nt, "site"), {"year": year})]
+
+
+def data_version(conn: Connection, t: SiteTables, nt: NetworkTables) -> str:
+    """Changes whenever anything the public tables show may have changed: every change of LOP data writes
+    an audit row (so the newest audit id moves) and catalogue syncs touch ``updated_at``."""
+    latest = conn.execute(union_all(
+        select(cast(func.coalesce(func.max(t.audit_log.c.id), 0), String).label("v")),
+        select(func.coalesce(cast(func.max(nt.admgr.c.updated_at), String), "").label("v")),
+    )).scalars().all()
+    return ":".join(str(v) for v in latest)
