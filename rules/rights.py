@@ -107,11 +107,11 @@ def parse_local_time(value: str, tz: ZoneInfo) -> dt.datetime:
     if parsed.tzinfo is not None:
         return parsed.astimezone(dt.timezone.utc)
     first, second = parsed.replace(tzinfo=tz, fold=0), parsed.replace(tzinfo=tz, fold=1)
-    if first.utcoffset() != second.utcoffset():
-        raise ValueError(f"{value} is ambiguous in {tz.key} (daylight-saving change): add a UTC offset")
     as_utc = first.astimezone(dt.timezone.utc)
     if as_utc.astimezone(tz).replace(tzinfo=None) != parsed:
-        raise ValueError(f"{value} does not exist in {tz.key} (daylight-saving change)")
+        raise ValueError(f"{value} does not exist in {tz.key} (skipped by the daylight-saving change)")
+    if first.utcoffset() != second.utcoffset():
+        raise ValueError(f"{value} is ambiguous in {tz.key} (daylight-saving change): add a UTC offset")
     return as_utc
 
 

@@ -235,7 +235,7 @@ class AnSchema(Schema):
     years = fields.List(fields.String(), required=True, metadata={"example": ["current", "next"]})
 
 
-@blp.route("/sites/<int:site_id>/an")
+@blp.route("/sites/<int:site_id>/an", methods=["POST"])
 @with_site(*MANAGERS)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": AnSchema}}})
 @responds(blp, 200)
