@@ -325,6 +325,9 @@ def test_free_places_table_with_etag_and_304(client, world, users):
     assert linde["an"] == {"capacity": None, "free_places": None}
     assert table["schools"][0]["an"] is None
     assert "enrolled" not in linde["columns"][0]
+    assert table["programmes"]["1011"] == {"name": "Lager onderwijs - 1ste leerjaar", "onderwijsvorm": None,
+                                           "graad": None, "leerjaar": 1}
+    assert set(table["programmes"]) == {"1001", "1011"}  # AN is its own column, not a programme
     etag = response.headers["ETag"]
     assert "max-age" in response.headers["Cache-Control"]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+
 from hypothesis import given
 from hypothesis import strategies as st
 
@@ -55,7 +57,7 @@ def test_order_is_total_deterministic_and_independent_of_input_order(items, rnd)
     shuffled = list(items)
     rnd.shuffle(shuffled)
     assert sorted(shuffled, key=key) == first
-    for a, b in zip(first, first[1:]):
+    for a, b in itertools.pairwise(first):
         assert key(a) < key(b)  # distinct codes: never a tie, so the order is total
 
 

@@ -123,7 +123,9 @@ def update_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id:
                _audit_value(name, current[name]), _audit_value(name, value))
         for name, value in changed.items()
     ])
-    return get_offering(conn, t, nt, current["school_id"], current["id"])
+    shown = {name: float(value) if name == "indicator_pct" and value is not None else value
+             for name, value in changed.items()}
+    return {**current, **shown, "dates": shown.get("dates", current["dates"]) or [], "version": version + 1}
 
 
 def _audit_value(name: str, value):
@@ -198,8 +200,33 @@ def add_an(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_i
 
 
 def site_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -> list[dict]:
-    """Every offering of the site in one school year (for the public table and exports)."""
+    """Every offering of the site in one school year, with all fields (for exports)."""
     return [_json(r) for r in conn.execute(_offerings_query(t, nt, "site"), {"year": year})]
+
+
+@functools.lru_cache(maxsize=256)
+def _public_query(t: SiteTables):
+    o = t.offerings
+    return select(o.c.school_id, o.c.admgr_code, o.c.capacity, o.c.free_places, o.c.suffix, o.c.extra_info,
+                  o.c.dates).where(o.c.school_year == bindparam("year"))
+
+
+def public_rows(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -> tuple[list[tuple], dict[int, dict]]:
+    """What the public table shows of one school year: the offerings as plain tuples (school_id, code,
+    capacity, free_places, suffix, extra_info, dates) and the catalogue entries of their codes. Only
+    the columns it shows are read: this is the hottest read of registration week."""
+    rows = [(int(s), c, cap, free, suffix, info, json.loads(dates) if dates else None)
+            for s, c, cap, free, suffix, info, dates in conn.execute(_public_query(t), {"year": year})]
+    codes = {row[1] for row in rows}
+    a = nt.admgr
+    programmes = {
+        code: {"name": name, "onderwijsvorm": vorm, "graad": graad, "leerjaar": leerjaar}
+        for code, name, vorm, graad, leerjaar in conn.execute(
+            select(a.c.code, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar).where(a.c.code.in_(codes)))
+    } if codes else {}
+    if AN_ADMGR in codes and AN_ADMGR not in programmes:
+        programmes[AN_ADMGR] = {"name": AN_NAME, "onderwijsvorm": None, "graad": None, "leerjaar": None}
+    return rows, programmes
 
 
 def data_version(conn: Connection, t: SiteTables, nt: NetworkTables) -> str:

@@ -41,12 +41,16 @@ def responds(blp, status: int, schema=None):
 
 @contextlib.contextmanager
 def write_transaction() -> Iterator[Connection]:
-    """One transaction for a change and its audit rows; the reads made while checking access end first."""
+    """One transaction for a change and its audit rows. It continues the transaction in which the request
+    checked access and read what it changes (no extra round trip), and commits or rolls back as a whole."""
     conn = db()
-    if conn.in_transaction():
-        conn.commit()
-    with conn.begin():
+    transaction = conn.get_transaction() or conn.begin()
+    try:
         yield conn
+    except BaseException:
+        transaction.rollback()
+        raise
+    transaction.commit()
 
 
 def json_body() -> dict:
