@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import os
 import sys
 
 from sqlalchemy.exc import SQLAlchemyError
 
+from jobs.registry import all_jobs
 from wp_bridge.errors import DataError
 from wp_bridge.migrations import NETWORK_SCHEMA_VERSION, migrate, schema_status
 from wp_bridge.site_admin import disable_site, enable_site
@@ -51,6 +53,30 @@ def _parser() -> argparse.ArgumentParser:
                               ("disable", "stop treating a site as a LOP site (its data stays)")):
         q = site_sub.add_parser(action, help=help_text, description=help_text)
         q.add_argument("site_id", type=int, metavar="ID")
+
+    p = sub.add_parser("scheduler", help="run the job scheduler (its own process)",
+                       description="Run the scheduled jobs (LOP_SCHEDULE_<JOB> cron expressions, Europe/Brussels) and "
+                                   "the runs queued through the API, until SIGTERM or SIGINT.")
+
+    p = sub.add_parser("jobs", help="list jobs or run one now", description="The sidecar's jobs.")
+    jobs_sub = p.add_subparsers(dest="jobs_command", required=True, metavar="ACTION")
+    jobs_sub.add_parser("list", help="every job with its schedule", description="Every job with its schedule.")
+    q = jobs_sub.add_parser("run", help="run a job now, in this process",
+                            description="Run a job now through the same runner as the scheduler; prints its summary "
+                                        "line; exits 1 when the run failed or was skipped.")
+    run_sub = q.add_subparsers(dest="job", required=True, metavar="JOB")
+    for name, spec in sorted(all_jobs().items()):
+        r = run_sub.add_parser(name, help=spec.description, description=spec.description)
+        if spec.site_scoped:
+            r.add_argument("--site", type=int, default=None, help="one site (default: every enabled LOP site)")
+        r.add_argument("--dry-run", action="store_true", help="report what a real run would do, change nothing")
+        for option in spec.options:
+            flag = "--" + option.name.replace("_", "-")
+            if option.kind is bool:
+                r.add_argument(flag, dest=option.name, action="store_true", help=option.help)
+            else:
+                r.add_argument(flag, dest=option.name, default=None, help=option.help,
+                               type=str if option.kind is not int else int)
 
     p = sub.add_parser("call", help="sign and send one API request",
                        description="Sign a request with LOP_SHARED_SECRET and send it to LOP_API_URL "
@@ -191,6 +217,49 @@ def cmd_sites(args) -> int:
     return 0
 
 
+def cmd_scheduler(args) -> int:
+    from jobs.scheduler import ScheduleError, SchedulerProcess, load_schedules
+
+    from .server import configure_logging
+
+    config = load_config()
+    try:
+        triggers = load_schedules(os.environ, config.tz)
+    except ScheduleError as exc:
+        raise ConfigError(exc.variable, str(exc).split(": ", 1)[1]) from None
+    configure_logging()
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)  # it logs every poll at INFO
+    SchedulerProcess(Runtime.from_config(config), triggers).run()
+    return 0
+
+
+def cmd_jobs(args) -> int:
+    from jobs.runner import run_now
+
+    if args.jobs_command == "list":
+        for name, spec in sorted(all_jobs().items()):
+            print(f"{name:<22} {spec.schedule(os.environ):<16} {spec.schedule_variable:<34} {spec.description}")
+        return 0
+    rt = Runtime.from_config(load_config())
+    spec = all_jobs()[args.job]
+    options = {o.name: getattr(args, o.name) for o in spec.options if getattr(args, o.name) not in (None, False)}
+    if spec.site_scoped and args.site is None:
+        with rt.engine.connect() as conn:
+            sites = [site.id for site in rt.network.list_sites(conn) if site.enabled]
+    else:
+        sites = [getattr(args, "site", None)]
+    status = 0
+    for site_id in sites:
+        run = run_now(rt, args.job, site_id=site_id, trigger="cli", dry_run=args.dry_run, options=options)
+        prefix = f"site {site_id}: " if site_id is not None else ""
+        if run["status"] == "succeeded":
+            print(prefix + (run["summary"] or "done"))
+        else:
+            print(f"lop-sidecar: {prefix}{args.job} {run['status']}: {run['error']}", file=sys.stderr)
+            status = 1
+    return status
+
+
 def cmd_call(args) -> int:
     from .call import call
 
@@ -206,7 +275,8 @@ def cmd_call(args) -> int:
                 switched_from=args.switched_from, data=args.data, output=args.output)
 
 
-_COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "sites": cmd_sites, "call": cmd_call}
+_COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "sites": cmd_sites, "call": cmd_call,
+             "scheduler": cmd_scheduler, "jobs": cmd_jobs}
 
 if __name__ == "__main__":
     sys.exit(main())

@@ -130,7 +130,7 @@ def _clean(conn, runtime: Runtime) -> None:
         for table in (t.audit_log, t.offerings, t.school_admins, t.vestigingen, t.schools, t.free_places_snapshots):
             conn.execute(delete(table))
     n = network_tables(runtime.network.base_prefix)
-    for table in (n.request_nonces, n.admgr, n.ov_offerings, n.job_runs, n.mail_outbox):
+    for table in (n.request_nonces, n.admgr, n.ov_offerings, n.job_runs, n.schedulers, n.mail_outbox):
         conn.execute(delete(table))
     core = runtime.network.core
     for table in (core.usermeta, core.users, core.sitemeta):
@@ -199,3 +199,47 @@ def count_rows(rt: Runtime, table) -> int:
 
     with rt.engine.connect() as conn:
         return conn.execute(select(func.count()).select_from(table)).scalar_one()
+
+
+class SmtpSink:
+    """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
+
+    def __init__(self, delay: float = 0.0):
+        import threading
+
+        from aiosmtpd.controller import Controller
+
+        self.messages: list = []
+        self.delay = delay
+        self.received = threading.Event()
+        sink = self
+
+        class Handler:
+            async def handle_DATA(self, server, session, envelope):
+                import asyncio
+                import email
+
+                if sink.delay:
+                    await asyncio.sleep(sink.delay)
+                sink.messages.append(email.message_from_bytes(envelope.content))
+                sink.received.set()
+                return "250 OK"
+
+        import socket
+
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
+        self.controller.start()
+        self.url = f"smtp://127.0.0.1:{port}"
+
+    def stop(self):
+        self.controller.stop()
+
+
+@pytest.fixture
+def smtp():
+    sink = SmtpSink()
+    yield sink
+    sink.stop()

@@ -28,7 +28,7 @@ class Step:
 
 
 NETWORK_STEPS: list[Step] = [
-    Step(1, "create network tables (admgr catalogue, OV snapshot, job runs, request nonces, mail outbox)",
+    Step(1, "create network tables (admgr catalogue, OV snapshot, job runs, schedulers, request nonces, mail outbox)",
          lambda conn, prefix: network_tables(prefix).metadata.create_all(conn, checkfirst=True)),
 ]
 SITE_STEPS: list[Step] = [

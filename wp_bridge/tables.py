@@ -201,6 +201,7 @@ class NetworkTables:
     admgr: Table
     ov_offerings: Table
     job_runs: Table
+    schedulers: Table
     request_nonces: Table
     mail_outbox: Table
 
@@ -260,8 +261,18 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("stats", LONGTEXT, nullable=True),
         Column("summary", Text, nullable=True),
         Column("error", Text, nullable=True),
+        # One scheduled occurrence ("job:site:fire time") runs once, however many schedulers saw it.
+        Column("dedup_key", String(190), nullable=True),
+        UniqueConstraint("dedup_key", name=f"{p}job_runs_dedup"),
         Index(f"{p}job_runs_job_site", "job", "site_id", "id"),
         Index(f"{p}job_runs_status", "status"),
+    )
+    schedulers = _table(
+        f"{p}schedulers", md,
+        Column("id", String(100), primary_key=True),  # host:pid:random
+        Column("started_at", UTC_MICROS, nullable=False),
+        Column("heartbeat_at", UTC_MICROS, nullable=False),
+        Column("next_runs", Text, nullable=True),  # JSON {job: ISO time}
     )
     request_nonces = _table(
         f"{p}request_nonces", md,
@@ -287,7 +298,7 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("sent_at", UTC_MICROS, nullable=True),
         Index(f"{p}mail_outbox_due", "status", "next_attempt_at"),
     )
-    return NetworkTables(md, admgr, ov_offerings, job_runs, request_nonces, mail_outbox)
+    return NetworkTables(md, admgr, ov_offerings, job_runs, schedulers, request_nonces, mail_outbox)
 
 
 # --- the sidecar's per-LOP-site tables -------------------------------------------------------

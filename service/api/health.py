@@ -1,9 +1,13 @@
 from __future__ import annotations
 
+import json
+
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
 
+from wp_bridge.db import utcnow
+from wp_bridge.job_runs import freshest_scheduler
 from wp_bridge.migrations import schema_status
 
 from ..runtime import runtime
@@ -17,6 +21,8 @@ class HealthSchema(Schema):
     database = fields.String(metadata={"example": "ok"})
     schema_version = fields.Integer(allow_none=True)
     version = fields.String()
+    scheduler = fields.Dict(allow_none=True, metadata={
+        "description": '{"heartbeat_age_seconds", "next_runs": {job: ISO time}}; null when no scheduler ever ran'})
 
 
 @blp.route("/health")
@@ -28,9 +34,15 @@ def health():
     try:
         with rt.engine.connect() as conn:
             version = schema_status(conn, rt.network)
+            beat = freshest_scheduler(conn, rt.network_tables) if version else None
     except SQLAlchemyError:
-        return {"status": "unavailable", "database": "unavailable", "schema_version": None, "version": __version__}, 503
-    return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__}
+        return {"status": "unavailable", "database": "unavailable", "schema_version": None, "version": __version__,
+                "scheduler": None}, 503
+    scheduler = None if beat is None else {
+        "heartbeat_age_seconds": round((utcnow() - beat.heartbeat_at).total_seconds(), 1),
+        "next_runs": json.loads(beat.next_runs or "{}"),
+    }
+    return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__, "scheduler": scheduler}
 
 
 class LiveSchema(Schema):

@@ -1,0 +1,100 @@
+"""Every job the sidecar runs, defined in code with a stable name.
+
+A job is a function ``run(ctx) -> JobResult``. Site-scoped jobs run once per LOP site (each with its
+own lock and run row); network jobs once. Options are declared per job, so the API, the command line
+and the schedule accept exactly the same ones.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class JobOption:
+    name: str
+    kind: type  # bool, str, int or dt.date
+    help: str
+    operator_only: bool = False  # e.g. a source URL or PATH: never from a LOP expert
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    name: str
+    description: str
+    run: Callable[..., Any]  # (JobContext) -> JobResult
+    default_schedule: str  # crontab, Europe/Brussels
+    misfire_grace_seconds: int
+    site_scoped: bool = False
+    expert_may_start: bool = False  # LOP experts may start it for their own site
+    options: tuple[JobOption, ...] = ()
+
+    @property
+    def schedule_variable(self) -> str:
+        return "LOP_SCHEDULE_" + self.name.upper().replace("-", "_")
+
+    def schedule(self, env) -> str:
+        """The crontab expression in force: ``LOP_SCHEDULE_<JOB>`` or the default."""
+        return env.get(self.schedule_variable, "").strip() or self.default_schedule
+
+
+@dataclass
+class JobResult:
+    summary: str
+    stats: dict = field(default_factory=dict)
+
+
+class JobRefused(Exception):
+    """The job looked and refused to act (bad input, a guard tripped): the run fails with this message."""
+
+
+HOUR, DAY = 3600, 86400
+_JOBS: dict[str, JobSpec] = {}
+
+
+def register(spec: JobSpec) -> JobSpec:
+    _JOBS[spec.name] = spec
+    return spec
+
+
+def all_jobs() -> dict[str, JobSpec]:
+    _load()
+    return dict(_JOBS)
+
+
+def get_job(name: str) -> JobSpec | None:
+    _load()
+    return _JOBS.get(name)
+
+
+def _load() -> None:
+    # Importing the job modules registers them.
+    from . import mail, maintenance  # noqa: F401
+
+
+def parse_options(spec: JobSpec, given: dict, *, operator: bool) -> tuple[dict, list[dict]]:
+    """Check job options from the API (JSON) against the spec; returns (options, errors)."""
+    known = {o.name: o for o in spec.options}
+    options, errors = {}, []
+    for name, value in given.items():
+        option = known.get(name)
+        if option is None:
+            errors.append({"field": name, "message": f"{spec.name} has no option {name!r}"})
+            continue
+        if option.operator_only and not operator:
+            errors.append({"field": name, "message": "only operators may set this option"})
+            continue
+        if option.kind is bool and isinstance(value, bool) or option.kind is str and isinstance(value, str) \
+                or option.kind is int and isinstance(value, int) and not isinstance(value, bool):
+            options[name] = value
+        elif option.kind is dt.date and isinstance(value, str):
+            try:
+                options[name] = dt.date.fromisoformat(value).isoformat()
+            except ValueError:
+                errors.append({"field": name, "message": "an ISO date (YYYY-MM-DD)"})
+        else:
+            errors.append({"field": name, "message": f"expected {option.kind.__name__}"})
+    return options, errors

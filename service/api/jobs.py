@@ -1,0 +1,176 @@
+from __future__ import annotations
+
+import json
+import os
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from jobs.registry import all_jobs, get_job, parse_options
+from rules.roles import Role
+from wp_bridge.db import utcnow
+from wp_bridge.job_runs import (
+    FINISHED,
+    active_run,
+    freshest_scheduler,
+    get_run,
+    insert_run,
+    list_runs,
+    run_json,
+)
+from wp_bridge.locks import named_lock
+from wp_bridge.users import load_user, roles_on_all_sites
+
+from ..auth import caller
+from ..errors import ApiError
+from ..runtime import db, runtime
+from . import json_body, responds, write_transaction
+
+blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Scheduled jobs and their runs")
+
+HEARTBEAT_FRESH_SECONDS = 30
+
+
+class RunSchema(Schema):
+    id = fields.Integer()
+    job = fields.String()
+    site = fields.Integer(allow_none=True)
+    trigger = fields.String(metadata={"description": "schedule, api or cli"})
+    requested_by = fields.Integer(allow_none=True)
+    status = fields.String(metadata={"description": "queued, running, succeeded, failed or skipped"})
+    dry_run = fields.Boolean()
+    options = fields.Dict()
+    created_at = fields.String()
+    started_at = fields.String(allow_none=True)
+    finished_at = fields.String(allow_none=True)
+    progress = fields.Dict()
+    stats = fields.Dict(allow_none=True)
+    summary = fields.String(allow_none=True)
+    error = fields.String(allow_none=True)
+
+
+class RunRequestSchema(Schema):
+    site = fields.Integer(metadata={"description": "required for site-scoped jobs"})
+    dry_run = fields.Boolean(load_default=False)
+
+
+class RunsQuerySchema(Schema):
+    job = fields.String(load_default=None)
+    site = fields.Integer(load_default=None)
+    status = fields.String(load_default=None, validate=validate.OneOf(["queued", "running", *FINISHED]))
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+
+
+def _who() -> tuple[bool, set[int]]:
+    """(is operator, the sites where the caller is LOP expert); 403 for anyone else."""
+    rt, conn, who = runtime(), db(), caller()
+    user = load_user(conn, rt.network, who.user_id) if who.user_id else None
+    if user is None:
+        raise ApiError(403, "forbidden", "only operators and LOP experts see jobs")
+    if user.login in rt.network.super_admin_logins(conn):
+        return True, set()
+    expert_sites = {site for site, role in roles_on_all_sites(conn, rt.network, user, rt.config.role_slugs).items()
+                    if role is Role.LOP_EXPERT}
+    if not expert_sites:
+        raise ApiError(403, "forbidden", "only operators and LOP experts see jobs")
+    return False, expert_sites
+
+
+def _scheduler_state(conn) -> tuple[float | None, dict]:
+    row = freshest_scheduler(conn, runtime().network_tables)
+    if row is None:
+        return None, {}
+    return (utcnow() - row.heartbeat_at).total_seconds(), json.loads(row.next_runs or "{}")
+
+
+@blp.route("/jobs")
+@responds(blp, 200)
+def list_jobs():
+    """Every job the caller may start, with its schedule, next run and last run."""
+    operator, expert_sites = _who()
+    conn = db()
+    _age, next_runs = _scheduler_state(conn)
+    visible_sites = None if operator else sorted(expert_sites)
+    result = []
+    for name, spec in sorted(all_jobs().items()):
+        if not operator and not spec.expert_may_start:
+            continue
+        last = list_runs(conn, runtime().network_tables, job=name, site_ids=visible_sites, limit=1)
+        result.append({"name": name, "description": spec.description, "site_scoped": spec.site_scoped,
+                       "schedule": spec.schedule(os.environ),
+                       "next_run_at": next_runs.get(name), "last_run": run_json(last[0]) if last else None})
+    return {"jobs": result}
+
+
+@blp.route("/jobs/<job>/runs", methods=["POST"])
+@blp.doc(requestBody={"content": {"application/json": {"schema": RunRequestSchema}}})
+@responds(blp, 202)
+def start_run(job):
+    """Queue a run; the scheduler process starts it within seconds. Job options go in the body too."""
+    operator, expert_sites = _who()
+    spec = get_job(job)
+    if spec is None:
+        raise ApiError(404, "job_not_found", f"there is no job {job!r}")
+    body = json_body()
+    site_id = body.pop("site", None)
+    dry_run = body.pop("dry_run", False)
+    errors = []
+    if not isinstance(dry_run, bool):
+        errors.append({"field": "dry_run", "message": "true or false"})
+    if spec.site_scoped:
+        if isinstance(site_id, bool) or not isinstance(site_id, int):
+            errors.append({"field": "site", "message": f"{job} runs per site: give the site id"})
+    elif site_id is not None:
+        errors.append({"field": "site", "message": f"{job} is not a per-site job"})
+    options, option_errors = parse_options(spec, body, operator=operator)
+    errors += option_errors
+    if errors:
+        raise ApiError(422, "validation_failed", "; ".join(e["message"] for e in errors), errors=errors)
+    if not operator and not (spec.expert_may_start and site_id in expert_sites):
+        raise ApiError(403, "forbidden", "LOP experts may start only per-site jobs, for their own site")
+    if spec.site_scoped:
+        site = runtime().network.get_site(db(), site_id)
+        if site is None or not site.enabled:
+            raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
+    age, _next = _scheduler_state(db())
+    if age is None or age > HEARTBEAT_FRESH_SECONDS:
+        raise ApiError(503, "scheduler_unavailable",
+                       "no scheduler process is running (lop-sidecar scheduler): the run would not start")
+    with named_lock(runtime().engine, f"queue:{job}:{site_id}", timeout=5) as locked:
+        if not locked:
+            raise ApiError(503, "database_unavailable", "could not queue the run now; try again", headers={"Retry-After": "5"})
+        with write_transaction() as conn:
+            existing = active_run(conn, runtime().network_tables, job, site_id)
+            if existing is not None:
+                raise ApiError(409, "job_already_running", f"run {existing.id} of {job} is already {existing.status}",
+                               errors=[{"field": None, "message": "already active", "run_id": int(existing.id)}])
+            run_id = insert_run(conn, runtime().network_tables, job=job, site_id=site_id, trigger="api",
+                                requested_by=caller().user_id, status="queued", dry_run=dry_run, options=options)
+    return {"id": run_id, "status": "queued"}, 202
+
+
+@blp.route("/jobs/runs")
+@blp.arguments(RunsQuerySchema, location="query")
+@responds(blp, 200)
+def runs(query):
+    """Recent runs, newest first: all of them for operators, those of their own sites for LOP experts."""
+    operator, expert_sites = _who()
+    sites = None if operator else sorted(expert_sites)
+    if query["site"] is not None:
+        if not operator and query["site"] not in expert_sites:
+            raise ApiError(403, "forbidden", "not your site")
+        sites = [query["site"]]
+    rows = list_runs(db(), runtime().network_tables, job=query["job"], site_ids=sites, status=query["status"],
+                     limit=query["limit"])
+    return {"runs": [run_json(row) for row in rows]}
+
+
+@blp.route("/jobs/runs/<int:run_id>")
+@responds(blp, 200, RunSchema)
+def run(run_id):
+    operator, expert_sites = _who()
+    row = get_run(db(), runtime().network_tables, run_id)
+    if row is None or not operator and row.site_id not in expert_sites:
+        raise ApiError(404, "run_not_found", f"run {run_id} does not exist")
+    return run_json(row)
+
