@@ -18,7 +18,7 @@ import requests
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wp_bridge.audit import Actor
-from wp_bridge.db import utcnow
+from wp_bridge.db import is_mysql, utcnow
 from wp_bridge.job_runs import claim_run, get_run, insert_run, run_json, update_run
 from wp_bridge.locks import named_lock
 
@@ -48,6 +48,7 @@ class JobContext:
     trigger: str
     requested_by: int | None
     stop: threading.Event = field(default_factory=threading.Event)
+    last_progress: tuple[int, int | None] | None = None
     _last_progress: float = 0.0
 
     @property
@@ -71,9 +72,14 @@ class JobContext:
             raise JobCancelled()
 
     def progress(self, done: int, total: int | None = None, *, force: bool = False) -> None:
-        """Record progress (at most once a second) and give up if the scheduler is stopping."""
+        """Record progress (at most once a second) and give up if the scheduler is stopping. SQLite has one
+        writer at a time, and a job is often inside its own write transaction: there progress is only
+        recorded with the outcome."""
         self.check_stop()
         now = time.monotonic()
+        if not is_mysql(self.engine):
+            self.last_progress = (done, total)
+            return
         if force or now - self._last_progress >= PROGRESS_INTERVAL_SECONDS:
             self._last_progress = now
             values = {"progress_done": done}
@@ -138,8 +144,11 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt / SystemExit: recorded, then let through
         else:
+            progress = {}
+            if ctx.last_progress:
+                progress = {"progress_done": ctx.last_progress[0], "progress_total": ctx.last_progress[1]}
             update_run(runtime.engine, nt, run_id, status="succeeded", stats=result.stats, summary=result.summary,
-                       finished_at=utcnow())
+                       finished_at=utcnow(), **progress)
             log.info("run %s of %s succeeded: %s", run_id, row.job, result.summary)
     return _final(runtime, run_id)
 

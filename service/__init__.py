@@ -57,9 +57,18 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     )
     api.spec.options["security"] = [{"lopSignature": []}]
 
-    from .api import free_places, health, jobs, offerings, schools, settings, sites
+    from .api import (
+        catalogue,
+        free_places,
+        health,
+        jobs,
+        offerings,
+        schools,
+        settings,
+        sites,
+    )
 
-    for module in (health, sites, schools, settings, offerings, free_places, jobs):
+    for module in (health, sites, schools, settings, offerings, free_places, catalogue, jobs):
         api.register_blueprint(module.blp)
 
     app.before_request(_before_request)

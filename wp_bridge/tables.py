@@ -226,6 +226,8 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("active", Boolean, nullable=False, server_default=text("1")),
         Column("inactive_since", Date, nullable=True),
         Column("updated_at", UTC_MICROS, nullable=False),
+        # the description folded (lower case, no accents) for word search on every backend
+        Column("search_text", String(255), nullable=False, server_default=""),
         Index(f"{p}admgr_updated", "updated_at"),  # the newest change versions the public tables
     )
     ov_offerings = _table(
