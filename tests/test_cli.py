@@ -64,6 +64,12 @@ def test_every_subcommand_has_help():
         assert result.returncode == 0 and "usage: lop-sidecar" in result.stdout, args
 
 
+def test_jobs_list_knows_every_job():
+    result = subprocess.run(CLI + ["jobs", "list"], capture_output=True, text=True, timeout=60)
+    names = [line.split()[0] for line in result.stdout.splitlines()]
+    assert names == ["agodi-sync", "mail-outbox", "prune-job-runs", "prune-nonces"]
+
+
 def test_migrate_and_sites_commands(databases, monkeypatch, capsys):
     url = databases.new_url()
     monkeypatch.setenv("LOP_DATABASE_URL", url)

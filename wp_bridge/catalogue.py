@@ -83,16 +83,18 @@ def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: Ca
     total = len(rows) + len(diff.deactivated)
     done = 0
     set_columns = [c for c in columns if c != "code"] + ["active", "inactive_since", "updated_at", "search_text"]
+    # One upsert statement executed for many rows: the driver and SQLAlchemy send them as multi-row
+    # INSERT … VALUES batches (MySQL: ON DUPLICATE KEY UPDATE; SQLite: ON CONFLICT DO UPDATE).
+    if is_mysql(conn):
+        statement = mysql.insert(a)
+        statement = statement.on_duplicate_key_update({c: statement.inserted[c] for c in set_columns})
+    else:
+        statement = sqlite.insert(a)
+        statement = statement.on_conflict_do_update(index_elements=[a.c.code],
+                                                    set_={c: statement.excluded[c] for c in set_columns})
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
-        if is_mysql(conn):
-            statement = mysql.insert(a).values(chunk)
-            statement = statement.on_duplicate_key_update({c: statement.inserted[c] for c in set_columns})
-        else:
-            statement = sqlite.insert(a).values(chunk)
-            statement = statement.on_conflict_do_update(index_elements=[a.c.code],
-                                                        set_={c: statement.excluded[c] for c in set_columns})
-        conn.execute(statement)
+        conn.execute(statement, chunk)
         done += len(chunk)
         if progress:
             progress(done, total)
