@@ -11,6 +11,7 @@ import sys
 from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.registry import all_jobs
+from rules.school_year import parse_switch_day
 from wp_bridge.errors import DataError
 from wp_bridge.migrations import NETWORK_SCHEMA_VERSION, migrate, schema_status
 from wp_bridge.site_admin import disable_site, enable_site
@@ -198,7 +199,8 @@ def cmd_demo(args) -> int:
 def cmd_sites(args) -> int:
     rt = Runtime.from_config(load_config())
     if args.sites_command == "enable":
-        report = enable_site(rt.engine, rt.network, args.site_id, rt.today())
+        report = enable_site(rt.engine, rt.network, args.site_id, rt.today(),
+                             parse_switch_day(rt.config.school_year_switch))
         print("\n".join(report.applied) or f"site {args.site_id} was already an up-to-date LOP site: nothing to do")
         return 0
     if args.sites_command == "disable":

@@ -17,6 +17,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
 from rules.roles import RoleSlugs
+from rules.school_year import parse_switch_day
 
 
 class ConfigError(Exception):
@@ -41,6 +42,7 @@ class Config:
     mail_from: str | None = None
     timezone: str = "Europe/Brussels"
     role_slugs: RoleSlugs = RoleSlugs()
+    school_year_switch: str = "08-01"  # MM-DD: the day the next school year becomes the current one
 
     @property
     def tz(self) -> ZoneInfo:
@@ -92,6 +94,12 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     except (ZoneInfoNotFoundError, ValueError):
         raise ConfigError("LOP_TIMEZONE", f"unknown time zone {timezone!r}") from None
 
+    switch = env.get("LOP_SCHOOL_YEAR_SWITCH", "").strip() or "08-01"
+    try:
+        parse_switch_day(switch)
+    except ValueError:
+        raise ConfigError("LOP_SCHOOL_YEAR_SWITCH", f"expected MM-DD (e.g. 08-01), got {switch!r}") from None
+
     slugs = RoleSlugs(
         lop_expert=_slug(env, "LOP_ROLE_LOP_EXPERT", RoleSlugs.lop_expert),
         school_admin=_slug(env, "LOP_ROLE_SCHOOL_ADMIN", RoleSlugs.school_admin),
@@ -107,6 +115,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
         mail_from=mail_from,
         timezone=timezone,
         role_slugs=slugs,
+        school_year_switch=switch,
     )
 
 

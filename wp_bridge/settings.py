@@ -31,7 +31,13 @@ def load_settings(conn: Connection, prefix: str) -> tuple[RightsSettings, dict]:
     return settings_from_storage(stored), stored.get("review") or {"required": False, "reasons": []}
 
 
-def save_settings(conn: Connection, prefix: str, site_id: int, actor: Actor, settings: RightsSettings) -> list[Change]:
+def automatic_rollover(conn: Connection, prefix: str) -> bool:
+    """Whether the scheduled rollover includes this site (default: yes)."""
+    return bool(_read(conn, prefix).get("automatic_rollover", True))
+
+
+def save_settings(conn: Connection, prefix: str, site_id: int, actor: Actor, settings: RightsSettings,
+                  automatic: bool | None = None) -> list[Change]:
     """Store new settings (clearing any review request) with one audit row per changed value."""
     old_stored = _read(conn, prefix, for_update=True)
     old = settings_to_storage(settings_from_storage(old_stored))
@@ -49,7 +55,12 @@ def save_settings(conn: Connection, prefix: str, site_id: int, actor: Actor, set
     review = old_stored.get("review") or {}
     if review.get("required"):
         changes.append(Change("settings", "review_done", field="settings_review_required", old=True, new=False))
-    document = {**new, "review": {"required": False, "reasons": []}}
+    was_automatic = bool(old_stored.get("automatic_rollover", True))
+    if automatic is None:
+        automatic = was_automatic
+    elif automatic != was_automatic:
+        changes.append(Change("settings", "update", field="automatic_rollover", old=was_automatic, new=automatic))
+    document = {**new, "review": {"required": False, "reasons": []}, "automatic_rollover": automatic}
     set_option(conn, prefix, SETTINGS_OPTION, json.dumps(document, sort_keys=True))
     write_audit(conn, site_tables(prefix), site_id, actor, changes)
     return changes

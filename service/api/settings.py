@@ -17,7 +17,7 @@ from rules.rights import (
 from rules.roles import MANAGERS, Role
 from rules.school_year import resolve_year
 from wp_bridge.schools import require_school
-from wp_bridge.settings import load_settings, save_settings
+from wp_bridge.settings import automatic_rollover, load_settings, save_settings
 from wp_bridge.users import load_site_and_user
 
 from ..errors import ApiError
@@ -40,6 +40,7 @@ class SettingsSchema(Schema):
     rights = fields.Dict(keys=fields.String(validate=validate.OneOf(RIGHTS_TYPES)),
                          values=fields.Nested(PeriodRightsSchema))
     settings_review_required = fields.Boolean(dump_only=True)
+    automatic_rollover = fields.Boolean(metadata={"description": "optional in PUT (kept when absent); default true"})
 
 
 class SettingsOutSchema(SettingsSchema):
@@ -50,7 +51,8 @@ class SettingsOutSchema(SettingsSchema):
 def _settings_json(conn, access) -> dict:
     settings, review = load_settings(conn, access.site.prefix)
     return {**settings_to_json(settings, runtime().config.tz), "settings_review_required": bool(review.get("required")),
-            "review_reasons": review.get("reasons") or []}
+            "review_reasons": review.get("reasons") or [],
+            "automatic_rollover": automatic_rollover(conn, access.site.prefix)}
 
 
 @blp.route("/sites/<int:site_id>/settings")
@@ -65,12 +67,16 @@ class Settings(MethodView):
     @responds(blp, 200, SettingsOutSchema)
     def put(self, site_id, access):
         """Replace the settings; every type and period must be present. Saving clears a review request."""
-        settings, errors = settings_from_json(json_body(), runtime().config.tz)
+        body = json_body()
+        automatic = body.pop("automatic_rollover", None)
+        settings, errors = settings_from_json(body, runtime().config.tz)
+        if automatic is not None and not isinstance(automatic, bool):
+            errors.append({"field": "automatic_rollover", "message": "true or false"})
         if errors:
             raise ApiError(422, "validation_failed",
                            "invalid settings: " + ", ".join(str(e["field"]) for e in errors), errors=errors)
         with write_transaction() as conn:
-            save_settings(conn, access.site.prefix, site_id, access.actor(), settings)
+            save_settings(conn, access.site.prefix, site_id, access.actor(), settings, automatic)
         return _settings_json(db(), access)
 
 

@@ -1,0 +1,83 @@
+"""The yearly rollover (seed feature 8), as pure decisions.
+
+On the switch day (1 August) the next school year becomes the current one: its offerings stay as they
+are (only the site's current-year label moves), the old current year's offerings go (their numbers are
+kept in the 1 July snapshot), and a new next year is copied from the new current one with free places,
+enrolled, extra info and dates cleared — programmes, capacity, indicator percentage and suffix kept.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import html
+import re
+from dataclasses import dataclass
+
+from .school_year import label_for_start_year, start_year_of
+
+KEPT_FIELDS = ("capacity", "indicator_pct", "suffix")
+CLEARED_FIELDS = ("free_places", "enrolled", "extra_info", "dates")
+
+
+@dataclass(frozen=True)
+class RolloverDecision:
+    action: str  # "roll", "up_to_date", "refused"
+    steps: tuple[str, ...] = ()  # the new current labels, one per year rolled
+    reason: str = ""
+
+
+def decide(site_label: str, target_label: str, *, force: bool) -> RolloverDecision:
+    """How to get a site from its current label to the label that is current on the run's date."""
+    have, want = start_year_of(site_label), start_year_of(target_label)
+    if have == want:
+        return RolloverDecision("up_to_date", reason=f"already rolled over to {site_label}")
+    if have > want:
+        return RolloverDecision("refused", reason=f"the site is at {site_label}, ahead of {target_label}: nothing to do "
+                                                  "until then (check --date)")
+    steps = tuple(label_for_start_year(year) for year in range(have + 1, want + 1))
+    if len(steps) > 1 and not force:
+        return RolloverDecision("refused", steps, f"the site is at {site_label}, {len(steps)} years behind "
+                                                   f"{target_label} (a missed rollover?): run with --force to roll "
+                                                   "one year at a time")
+    return RolloverDecision("roll", steps)
+
+
+def review_reasons(new_current: str, starts: dict[str, dt.datetime | None], now: dt.datetime, tz) -> list[str]:
+    """Why the LOP expert must look at the settings after a rollover (Dutch: shown to LOP experts)."""
+    reasons = [f"Het schooljaar {new_current} is nu het lopende schooljaar: de rechten voor lopend en volgend "
+               "schooljaar verschillen meestal. Kijk de instellingen na."]
+    past = [f"{type_} ({start.astimezone(tz):%d/%m/%Y %H:%M})" for type_, start in starts.items()
+            if start is not None and start <= now]
+    if past:
+        reasons.append("De start van de vrije inschrijvingen ligt in het verleden voor: " + ", ".join(past) + ".")
+    return reasons
+
+
+# --- stale school-year references in WordPress pages -------------------------------------------
+
+_LONG = re.compile(r"(?<!\d)(\d{4})\s*[-–/]\s*(\d{4})(?!\d)")
+_SHORT = re.compile(r"(?<![\d/.-])(\d{2})-(\d{2})(?![\d/.-])")
+_TAGS = re.compile(r"<[^>]+>")
+SHORT_FORM_YEARS = 10  # "20-21" forms are only looked for this many years back (they look like many other things)
+
+
+def strip_html(text: str) -> str:
+    return re.sub(r"\s+", " ", html.unescape(_TAGS.sub(" ", text or ""))).strip()
+
+
+def stale_mentions(text: str, current_label: str, context: int = 40) -> list[dict]:
+    """Mentions of a school year older than the current one: ``2020-2021``, ``2020 - 2021`` or ``20-21``."""
+    current = start_year_of(current_label)
+    found = []
+    for match in _LONG.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        if second == first + 1 and 2000 <= first < current:
+            found.append((match, label_for_start_year(first)))
+    for match in _SHORT.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        year = 2000 + first
+        if second == (first + 1) % 100 and current - SHORT_FORM_YEARS <= year < current:
+            found.append((match, label_for_start_year(year)))
+    found.sort(key=lambda item: item[0].start())
+    return [{"label": label, "text": m.group(0),
+             "context": text[max(0, m.start() - context):m.end() + context].strip()} for m, label in found]
