@@ -26,6 +26,12 @@ def _run_date(ctx) -> dt.date:
     return dt.date.fromisoformat(given) if given else ctx.runtime.today()
 
 
+def _run_instant(ctx, on: dt.date) -> dt.datetime:
+    """Now, or — with ``--date`` — that day at the current local time."""
+    now = dt.datetime.now(ctx.config.tz)
+    return now if on == now.date() else dt.datetime.combine(on, now.time(), ctx.config.tz)
+
+
 def run_snapshot(ctx) -> JobResult:
     site = _site(ctx)
     on = _run_date(ctx)
@@ -69,7 +75,7 @@ def run_rollover(ctx) -> JobResult:
             result = roll_one_year(conn, tables, site.id, site.prefix, label, ctx.actor())
             settings, _review = load_settings(conn, site.prefix)
             request_review(conn, site.prefix, review_reasons(result["to"], settings.free_registration_start,
-                                                             dt.datetime.now(dt.timezone.utc), ctx.config.tz))
+                                                             _run_instant(ctx, on), ctx.config.tz))
         rolled.append({**result, "snapshot_rows": snapshot})
         label = result["to"]
     last = rolled[-1]

@@ -56,7 +56,7 @@ def review_reasons(new_current: str, starts: dict[str, dt.datetime | None], now:
 # --- stale school-year references in WordPress pages -------------------------------------------
 
 _LONG = re.compile(r"(?<!\d)(\d{4})\s*[-–/]\s*(\d{4})(?!\d)")
-_SHORT = re.compile(r"(?<![\d/.-])(\d{2})-(\d{2})(?![\d/.-])")
+_SHORT = re.compile(r"(?<![\d/.-])(\d{2})-(\d{2})(?![\d/-]|\.\d)")
 _TAGS = re.compile(r"<[^>]+>")
 SHORT_FORM_YEARS = 10  # "20-21" forms are only looked for this many years back (they look like many other things)
 
