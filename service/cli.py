@@ -79,6 +79,17 @@ def _parser() -> argparse.ArgumentParser:
                 r.add_argument(flag, dest=option.name, default=None, help=option.help,
                                type=str if option.kind is not int else int)
 
+    p = sub.add_parser("log", help="operations on a site's audit log", description="The audit log.")
+    log_sub = p.add_subparsers(dest="log_command", required=True, metavar="ACTION")
+    q = log_sub.add_parser("prune", help="archive to a file, then delete log rows before a date",
+                           description="Write every log row of a site before DATE (Brussels midnight) to a gzipped "
+                                       "CSV archive, and only then delete those rows. There is no retention by "
+                                       "default: the log is the LOP's record.")
+    q.add_argument("--site", type=int, required=True)
+    q.add_argument("--before", required=True, metavar="YYYY-MM-DD")
+    q.add_argument("--archive", default=None, metavar="PATH",
+                   help="archive file (default ./logbestand-site{N}-voor-{DATE}.csv.gz); must not exist yet")
+
     p = sub.add_parser("call", help="sign and send one API request",
                        description="Sign a request with LOP_SHARED_SECRET and send it to LOP_API_URL "
                                    "(default http://127.0.0.1:8000); prints the JSON response, exits 1 on 4xx/5xx.")
@@ -262,6 +273,63 @@ def cmd_jobs(args) -> int:
     return status
 
 
+def cmd_log(args) -> int:
+    import gzip
+
+    from rules.spreadsheet import csv_chunks
+    from wp_bridge.audit_read import LogFilter, delete_archived, stream
+    from wp_bridge.tables import site_tables
+
+    from .api.log import LOG_COLUMNS, log_rows
+
+    rt = Runtime.from_config(load_config())
+    try:
+        before = dt.date.fromisoformat(args.before)
+    except ValueError:
+        print(f"lop-sidecar: --before must be a date (YYYY-MM-DD), got {args.before!r}", file=sys.stderr)
+        return 2
+    with rt.engine.connect() as conn:
+        site = rt.network.get_site(conn, args.site)
+    if site is None or not site.enabled:
+        print(f"lop-sidecar: site {args.site} is not a LOP site", file=sys.stderr)
+        return 1
+    until = dt.datetime.combine(before, dt.time(), rt.config.tz).astimezone(dt.timezone.utc).replace(tzinfo=None)
+    path = args.archive or f"logbestand-site{args.site}-voor-{before.isoformat()}.csv.gz"
+    if os.path.exists(path):
+        print(f"lop-sidecar: {path} exists already; choose another --archive", file=sys.stderr)
+        return 1
+    tables = site_tables(site.prefix)
+    archived, max_id = 0, 0
+
+    def counted(rows):
+        nonlocal archived, max_id
+        for row in rows:
+            archived += 1
+            max_id = max(max_id, int(row.id))
+            yield row
+
+    rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until)))
+    with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
+        for chunk in csv_chunks(["Log-ID"] + [c.heading for c in LOG_COLUMNS],
+                                ((row.id, *values) for row, values in _with_values(rows, rt.config.tz, log_rows))):
+            archive.write(chunk)
+        archive.flush()
+        raw.flush()
+        os.fsync(raw.fileno())
+    if archived == 0:
+        os.remove(path)
+        print(f"no log rows of site {args.site} before {before}: nothing archived or deleted")
+        return 0
+    deleted = delete_archived(rt.engine, tables, until, max_id)
+    print(f"archived {archived} log rows of site {args.site} before {before} to {path}; deleted {deleted}")
+    return 0
+
+
+def _with_values(rows, tz, to_values):
+    for row in rows:
+        yield row, next(to_values([row], tz))
+
+
 def cmd_call(args) -> int:
     from .call import call
 
@@ -278,7 +346,7 @@ def cmd_call(args) -> int:
 
 
 _COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "sites": cmd_sites, "call": cmd_call,
-             "scheduler": cmd_scheduler, "jobs": cmd_jobs}
+             "scheduler": cmd_scheduler, "jobs": cmd_jobs, "log": cmd_log}
 
 if __name__ == "__main__":
     sys.exit(main())

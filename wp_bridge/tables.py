@@ -388,6 +388,8 @@ def site_tables(prefix: str) -> SiteTables:
         Index(f"{p}audit_log_school", "school_id", "id"),
         Index(f"{p}audit_log_user", "user_id", "id"),
         Index(f"{p}audit_log_occurred", "occurred_at", "id"),
+        Index(f"{p}audit_log_entity", "entity", "id"),
+        Index(f"{p}audit_log_action", "action", "id"),
     )
     free_places_snapshots = _table(
         f"{p}free_places_snapshots", md,

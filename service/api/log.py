@@ -1,0 +1,138 @@
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import json
+import re
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+
+from rules.roles import MANAGERS
+from wp_bridge.audit_read import LogFilter, page, stream
+
+from ..errors import ApiError
+from ..exports import Column, download
+from ..runtime import db, runtime
+from . import responds, with_site
+
+blp = Blueprint("log", __name__, url_prefix="/api/v1", description="The audit log of a LOP site")
+
+
+class FilterSchema(Schema):
+    school = fields.Integer(load_default=None)
+    user = fields.Integer(load_default=None)
+    action = fields.String(load_default=None, validate=validate.Length(1, 32))
+    entity = fields.String(load_default=None, validate=validate.Length(1, 32))
+    from_ = fields.String(data_key="from", load_default=None,
+                          metadata={"description": "a date (local Brussels midnight) or an ISO date-time"})
+    to = fields.String(load_default=None, metadata={"description": "a date (that whole day included) or an ISO date-time"})
+
+
+class PageQuerySchema(FilterSchema):
+    limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
+    cursor = fields.String(load_default=None, metadata={"description": "next_cursor of the previous page"})
+
+
+class ExportQuerySchema(FilterSchema):
+    format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
+
+
+def _instant(value: str, name: str, *, end: bool) -> dt.datetime:
+    tz = runtime().config.tz
+    try:
+        if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            day = dt.date.fromisoformat(value) + dt.timedelta(days=1 if end else 0)
+            local = dt.datetime.combine(day, dt.time(), tz)
+        else:
+            local = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            if local.tzinfo is None:
+                local = local.replace(tzinfo=tz)
+    except ValueError:
+        raise ApiError(422, "validation_failed", f"{name}: not a date or ISO date-time",
+                       errors=[{"field": name, "location": "query", "message": "not a date or ISO date-time"}]) from None
+    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+
+
+def _filter(query) -> LogFilter:
+    return LogFilter(
+        school=query["school"], user=query["user"], action=query["action"], entity=query["entity"],
+        since=_instant(query["from_"], "from", end=False) if query["from_"] else None,
+        until=_instant(query["to"], "to", end=True) if query["to"] else None,
+    )
+
+
+def _cursor_id(cursor: str | None) -> int | None:
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        return int(data["before"])
+    except (ValueError, KeyError, TypeError):
+        raise ApiError(422, "validation_failed", "cursor: not a cursor from this log",
+                       errors=[{"field": "cursor", "location": "query", "message": "not a cursor from this log"}]) from None
+
+
+def _cursor(before_id: int | None) -> str | None:
+    if before_id is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps({"before": before_id}).encode()).decode().rstrip("=")
+
+
+def entry_json(row) -> dict:
+    tz = runtime().config.tz
+    occurred = row.occurred_at.replace(tzinfo=dt.timezone.utc)
+    return {
+        "id": int(row.id),
+        "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
+        "occurred_at_local": occurred.astimezone(tz).isoformat(),
+        "user": {"id": int(row.user_id), "login": row.user_login, "display_name": row.user_display_name,
+                 "role": row.user_role},
+        "switched_from": None if row.switched_from_user_id is None else {
+            "id": int(row.switched_from_user_id), "login": row.switched_login, "display_name": row.switched_display_name},
+        "source": row.source,
+        "school": None if row.school_id is None else {"id": int(row.school_id), "name": row.school_name},
+        "entity": row.entity, "entity_id": row.entity_id, "action": row.action, "field": row.field,
+        "old_value": row.old_value, "new_value": row.new_value, "request_id": row.request_id,
+    }
+
+
+@blp.route("/sites/<int:site_id>/log")
+@with_site(*MANAGERS)
+@blp.arguments(PageQuerySchema, location="query")
+@responds(blp, 200)
+def log_page(query, site_id, access):
+    """The log newest first, a page at a time: ``{"entries": [...], "next_cursor": string|null}``."""
+    rows, before = page(db(), access.tables, runtime().network.core, _filter(query),
+                        before_id=_cursor_id(query["cursor"]), limit=query["limit"])
+    return {"entries": [entry_json(row) for row in rows], "next_cursor": _cursor(before)}
+
+
+LOG_COLUMNS = [
+    Column("Tijdstip (Brussel)", 20, "yyyy-mm-dd hh:mm:ss"), Column("Tijdstip (UTC)", 20, "yyyy-mm-dd hh:mm:ss"),
+    Column("Gebruiker", 18), Column("Naam", 24), Column("Rol", 12), Column("Via account van", 18), Column("Bron", 12),
+    Column("School-ID", 9, "0"), Column("School", 30), Column("Onderdeel", 12), Column("ID", 9, "0"),
+    Column("Actie", 12), Column("Veld", 20), Column("Oude waarde", 30), Column("Nieuwe waarde", 30),
+    Column("Verzoek-ID", 16),
+]
+
+
+def log_rows(rows, tz):
+    for row in rows:
+        occurred = row.occurred_at.replace(tzinfo=dt.timezone.utc)
+        yield (occurred.astimezone(tz).replace(tzinfo=None, microsecond=0), row.occurred_at.replace(microsecond=0),
+               row.user_login, row.user_display_name, row.user_role, row.switched_login, row.source, row.school_id,
+               row.school_name, row.entity, row.entity_id, row.action, row.field, row.old_value, row.new_value,
+               row.request_id)
+
+
+@blp.route("/sites/<int:site_id>/log/export")
+@with_site(*MANAGERS)
+@blp.arguments(ExportQuerySchema, location="query")
+@responds(blp, 200)
+def log_export(query, site_id, access):
+    """The whole (filtered) log newest first, streamed as CSV (UTF-8 with BOM, ``;``, CRLF) or XLSX."""
+    rt = runtime()
+    rows = stream(rt.engine, access.tables, rt.network.core, _filter(query))
+    filename = f"logbestand-site{site_id}-{rt.today().isoformat()}"
+    return download(filename, query["format"], "Logbestand", LOG_COLUMNS, log_rows(rows, rt.config.tz))
