@@ -22,6 +22,11 @@ def safe_cell(value):
 
 
 def csv_value(value) -> str:
+    kind = type(value)
+    if kind is int:
+        return str(value)
+    if kind is str:
+        return "'" + value if value.startswith(_FORMULA_START) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -41,7 +46,8 @@ def csv_chunks(header: list[str], rows: Iterable[Iterable], rows_per_chunk: int 
     writer.writerow([csv_value(h) for h in header])
     count = 0
     for row in rows:
-        writer.writerow([csv_value(v) for v in row])
+        # ints and None need no conversion (the csv module writes them as such): skip the call for them
+        writer.writerow([v if v is None or type(v) is int else csv_value(v) for v in row])
         count += 1
         if count % rows_per_chunk == 0:
             yield buffer.getvalue().encode("utf-8")

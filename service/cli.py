@@ -277,7 +277,7 @@ def cmd_log(args) -> int:
     import gzip
 
     from rules.spreadsheet import csv_chunks
-    from wp_bridge.audit_read import LogFilter, delete_archived, stream
+    from wp_bridge.audit_read import LogFilter, delete_archived, names, stream
     from wp_bridge.tables import site_tables
 
     from .api.log import LOG_COLUMNS, log_rows
@@ -305,13 +305,14 @@ def cmd_log(args) -> int:
         nonlocal archived, max_id
         for row in rows:
             archived += 1
-            max_id = max(max_id, int(row.id))
+            max_id = max(max_id, int(row[0]))
             yield row
 
+    people, schools = names(rt.engine, tables, rt.network.core)
     rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until)))
     with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
         for chunk in csv_chunks(["Log-ID"] + [c.heading for c in LOG_COLUMNS],
-                                ((row.id, *values) for row, values in _with_values(rows, rt.config.tz, log_rows))):
+                                ((row[0], *next(log_rows([row], rt.config.tz, people, schools))) for row in rows)):
             archive.write(chunk)
         archive.flush()
         raw.flush()
@@ -323,11 +324,6 @@ def cmd_log(args) -> int:
     deleted = delete_archived(rt.engine, tables, until, max_id)
     print(f"archived {archived} log rows of site {args.site} before {before} to {path}; deleted {deleted}")
     return 0
-
-
-def _with_values(rows, tz, to_values):
-    for row in rows:
-        yield row, next(to_values([row], tz))
 
 
 def cmd_call(args) -> int:

@@ -9,11 +9,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rules.roles import MANAGERS
-from wp_bridge.audit_read import LogFilter, page, stream
+from wp_bridge.audit_read import LogFilter, names, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
-from ..runtime import db, runtime
+from ..runtime import db, release_db, runtime
 from . import responds, with_site
 
 blp = Blueprint("log", __name__, url_prefix="/api/v1", description="The audit log of a LOP site")
@@ -109,21 +109,23 @@ def log_page(query, site_id, access):
 
 
 LOG_COLUMNS = [
-    Column("Tijdstip (Brussel)", 20, "yyyy-mm-dd hh:mm:ss"), Column("Tijdstip (UTC)", 20, "yyyy-mm-dd hh:mm:ss"),
-    Column("Gebruiker", 18), Column("Naam", 24), Column("Rol", 12), Column("Via account van", 18), Column("Bron", 12),
-    Column("School-ID", 9, "0"), Column("School", 30), Column("Onderdeel", 12), Column("ID", 9, "0"),
-    Column("Actie", 12), Column("Veld", 20), Column("Oude waarde", 30), Column("Nieuwe waarde", 30),
-    Column("Verzoek-ID", 16),
+    Column("Tijdstip (Brussel)", 20), Column("Tijdstip (UTC)", 20), Column("Gebruiker", 18), Column("Naam", 24),
+    Column("Rol", 12), Column("Via account van", 18), Column("Bron", 12), Column("School-ID", 9), Column("School", 30),
+    Column("Onderdeel", 12), Column("ID", 9), Column("Actie", 12), Column("Veld", 20), Column("Oude waarde", 30),
+    Column("Nieuwe waarde", 30), Column("Verzoek-ID", 16),
 ]
 
 
-def log_rows(rows, tz):
-    for row in rows:
-        occurred = row.occurred_at.replace(tzinfo=dt.timezone.utc)
-        yield (occurred.astimezone(tz).replace(tzinfo=None, microsecond=0), row.occurred_at.replace(microsecond=0),
-               row.user_login, row.user_display_name, row.user_role, row.switched_login, row.source, row.school_id,
-               row.school_name, row.entity, row.entity_id, row.action, row.field, row.old_value, row.new_value,
-               row.request_id)
+def log_rows(rows, tz, people: dict, schools: dict):
+    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from ``wp_bridge.audit_read.names``."""
+    utc = dt.timezone.utc
+    nobody = ("", "")
+    for (_id, occurred, user_id, login, role, switched_id, source, school_id, entity, entity_id, action, field, old,
+         new, request_id) in rows:
+        occurred = occurred.replace(microsecond=0)
+        yield (occurred.replace(tzinfo=utc).astimezone(tz).replace(tzinfo=None), occurred, login,
+               people.get(user_id, nobody)[1], role, people.get(switched_id, nobody)[0] if switched_id else None,
+               source, school_id, schools.get(school_id), entity, entity_id, action, field, old, new, request_id)
 
 
 @blp.route("/sites/<int:site_id>/log/export")
@@ -133,6 +135,8 @@ def log_rows(rows, tz):
 def log_export(query, site_id, access):
     """The whole (filtered) log newest first, streamed as CSV (UTF-8 with BOM, ``;``, CRLF) or XLSX."""
     rt = runtime()
+    release_db()
+    people, schools = names(rt.engine, access.tables, rt.network.core)
     rows = stream(rt.engine, access.tables, rt.network.core, _filter(query))
     filename = f"logbestand-site{site_id}-{rt.today().isoformat()}"
-    return download(filename, query["format"], "Logbestand", LOG_COLUMNS, log_rows(rows, rt.config.tz))
+    return download(filename, query["format"], "Logbestand", LOG_COLUMNS, log_rows(rows, rt.config.tz, people, schools))
