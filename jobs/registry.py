@@ -72,7 +72,7 @@ def get_job(name: str) -> JobSpec | None:
 
 def _load() -> None:
     # Importing the job modules registers them.
-    from . import agodi, mail, maintenance, rollover  # noqa: F401
+    from . import agodi, mail, maintenance, ov, rollover  # noqa: F401
 
 
 def parse_options(spec: JobSpec, given: dict, *, operator: bool) -> tuple[dict, list[dict]]:

@@ -57,9 +57,22 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     )
     api.spec.options["security"] = [{"lopSignature": []}]
 
-    from .api import catalogue, exports, free_places, health, jobs, log, offerings, rollover, schools, settings, sites
+    from .api import (
+        catalogue,
+        exports,
+        free_places,
+        health,
+        jobs,
+        log,
+        offerings,
+        ov,
+        rollover,
+        schools,
+        settings,
+        sites,
+    )
 
-    for module in (health, sites, schools, settings, offerings, free_places, catalogue, jobs, rollover, log, exports):
+    for module in (health, sites, schools, settings, offerings, free_places, catalogue, jobs, rollover, log, exports, ov):
         api.register_blueprint(module.blp)
 
     app.before_request(_before_request)

@@ -67,7 +67,8 @@ def test_every_subcommand_has_help():
 def test_jobs_list_knows_every_job():
     result = subprocess.run(CLI + ["jobs", "list"], capture_output=True, text=True, timeout=60)
     names = [line.split()[0] for line in result.stdout.splitlines()]
-    assert names == ["agodi-sync", "free-places-snapshot", "mail-outbox", "prune-job-runs", "prune-nonces", "rollover"]
+    assert names == ["agodi-sync", "free-places-snapshot", "mail-outbox", "ov-sync", "prune-job-runs", "prune-nonces",
+                     "rollover"]
 
 
 def test_migrate_and_sites_commands(databases, monkeypatch, capsys):

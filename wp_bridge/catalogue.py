@@ -83,18 +83,9 @@ def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: Ca
     total = len(rows) + len(diff.deactivated)
     done = 0
     set_columns = [c for c in columns if c != "code"] + ["active", "inactive_since", "updated_at", "search_text"]
-    # One upsert statement executed for many rows: the driver and SQLAlchemy send them as multi-row
-    # INSERT … VALUES batches (MySQL: ON DUPLICATE KEY UPDATE; SQLite: ON CONFLICT DO UPDATE).
-    if is_mysql(conn):
-        statement = mysql.insert(a)
-        statement = statement.on_duplicate_key_update({c: statement.inserted[c] for c in set_columns})
-    else:
-        statement = sqlite.insert(a)
-        statement = statement.on_conflict_do_update(index_elements=[a.c.code],
-                                                    set_={c: statement.excluded[c] for c in set_columns})
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
-        conn.execute(statement, chunk)
+        upsert(conn, a, chunk, set_columns)
         done += len(chunk)
         if progress:
             progress(done, total)
@@ -104,6 +95,22 @@ def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: Ca
         done += len(codes)
         if progress:
             progress(done, total)
+
+
+def upsert(conn: Connection, table, rows: list[dict], set_columns: list[str]) -> None:
+    """Insert rows, or update ``set_columns`` of the rows whose key exists: one statement executed for many
+    rows, which the driver and SQLAlchemy send as multi-row INSERT … VALUES batches (MySQL: ON DUPLICATE
+    KEY UPDATE; SQLite: ON CONFLICT DO UPDATE) — never a query per row."""
+    if not rows:
+        return
+    if is_mysql(conn):
+        statement = mysql.insert(table)
+        statement = statement.on_duplicate_key_update({c: statement.inserted[c] for c in set_columns})
+    else:
+        statement = sqlite.insert(table)
+        statement = statement.on_conflict_do_update(index_elements=list(table.primary_key.columns),
+                                                    set_={c: statement.excluded[c] for c in set_columns})
+    conn.execute(statement, rows)
 
 
 def words(text: str | None) -> list[str]:

@@ -1,0 +1,106 @@
+"""A client for the Onderwijs Vlaanderen API: every page of a listing, or a clear failure.
+
+Pages are read with ``page`` (from 1) and ``size``; the listing ends at ``meta.last`` or
+``meta.total_pages``, and the number of records received must equal ``meta.total_elements``.
+5xx answers and connection errors are retried with exponential backoff, a 429 waits for its
+``Retry-After``; after a bounded number of attempts the fetch fails. The API key goes in the
+``x-api-key`` header and is never logged.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import time
+from collections.abc import Callable
+
+import requests
+
+log = logging.getLogger("lop_sidecar.jobs.ov")
+
+OFFERING_PATH = "/instellingsgegevens/onderwijsaanbod_so/v2/ingerichteadministratievegroep"
+CATALOGUE_PATH = "/instellingsgegevens/onderwijsaanbod_so/v2/administratievegroep"
+PAGE_SIZE = 5000
+TIMEOUT = (10, 60)
+ATTEMPTS = 5
+MAX_RETRY_AFTER_SECONDS = 300
+
+
+class OvFetchError(Exception):
+    """The feed could not be read completely and consistently; nothing may be stored."""
+
+
+def _retry_after(response) -> float:
+    value = (response.headers.get("Retry-After") or "").strip()
+    if value.isdigit():
+        return min(float(value), MAX_RETRY_AFTER_SECONDS)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+        return max(0.0, min(when.timestamp() - time.time(), MAX_RETRY_AFTER_SECONDS))
+    except (TypeError, ValueError):
+        return 30.0
+
+
+class OvClient:
+    def __init__(self, base_url: str, api_key: str | None, *, page_size: int = PAGE_SIZE, attempts: int = ATTEMPTS,
+                 backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep):
+        self.base_url = base_url.rstrip("/")
+        self.session = requests.Session()
+        if api_key:
+            self.session.headers["x-api-key"] = api_key
+        self.session.headers["Accept"] = "application/json"
+        self.page_size = page_size
+        self.attempts = attempts
+        self.backoff = backoff
+        self.sleep = sleep
+
+    def _page(self, path: str, page: int) -> dict:
+        url = f"{self.base_url}{path}"
+        for attempt in range(1, self.attempts + 1):
+            try:
+                response = self.session.get(url, params={"page": page, "size": self.page_size}, timeout=TIMEOUT)
+            except (requests.ConnectionError, requests.Timeout) as exc:
+                reason, wait = type(exc).__name__, self.backoff * 2 ** (attempt - 1)
+            else:
+                if response.status_code == 200:
+                    try:
+                        return response.json()
+                    except ValueError:
+                        raise OvFetchError(f"{path} page {page}: the answer is not valid JSON") from None
+                if response.status_code == 429:
+                    reason, wait = "HTTP 429", _retry_after(response)
+                elif response.status_code >= 500:
+                    reason, wait = f"HTTP {response.status_code}", self.backoff * 2 ** (attempt - 1)
+                else:
+                    raise OvFetchError(f"{path} page {page}: HTTP {response.status_code}"
+                                       + (" (check LOP_OV_API_KEY)" if response.status_code in (401, 403) else ""))
+            if attempt == self.attempts:
+                raise OvFetchError(f"{path} page {page}: gave up after {self.attempts} attempts (last: {reason})")
+            log.warning("%s page %s: %s; retrying in %.0f s", path, page, reason, wait)
+            self.sleep(wait)
+        raise AssertionError("unreachable")
+
+    def fetch_all(self, path: str, progress: Callable[[int], None] | None = None) -> tuple[list, int]:
+        """Every record of a listing and the number of pages read."""
+        records: list = []
+        page, expected = 1, None
+        while True:
+            body = self._page(path, page)
+            meta, content = (body.get("meta"), body.get("content")) if isinstance(body, dict) else (None, None)
+            if not isinstance(meta, dict) or not isinstance(content, list):
+                raise OvFetchError(f"{path} page {page}: unexpected shape (expected meta and content)")
+            total, pages = meta.get("total_elements"), meta.get("total_pages")
+            if not isinstance(total, int) or not isinstance(pages, int):
+                raise OvFetchError(f"{path} page {page}: meta.total_elements or meta.total_pages missing")
+            if expected is not None and total != expected:
+                raise OvFetchError(f"{path}: total_elements changed from {expected} to {total} while paging")
+            expected = total
+            records.extend(content)
+            if progress:
+                progress(len(records))
+            if meta.get("last") is True or page >= pages or not content:
+                break
+            page += 1
+        if len(records) != expected:
+            raise OvFetchError(f"{path}: received {len(records)} records, meta.total_elements says {expected}")
+        return records, page

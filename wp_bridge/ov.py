@@ -1,0 +1,145 @@
+"""The stored snapshot of Onderwijs Vlaanderen's offering (network level) and what it is compared with."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+
+from sqlalchemy import Connection, delete, func, select
+
+from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
+
+from .audit import Change, write_audit
+from .catalogue import fold_words, upsert
+from .db import utcnow
+from .schools import list_schools
+from .tables import NetworkTables
+
+CHUNK = 5000
+ENRICHED = ("graad", "leerjaar", "onderwijsvorm", "finaliteit", "domein", "structuuronderdeel")
+
+
+def snapshot_count(conn: Connection, nt: NetworkTables) -> int:
+    return conn.execute(select(func.count()).select_from(nt.ov_offerings)).scalar_one()
+
+
+def snapshot_time(conn: Connection, nt: NetworkTables) -> dt.datetime | None:
+    return conn.execute(select(func.max(nt.ov_offerings.c.fetched_at))).scalar_one()
+
+
+def replace_snapshot(conn: Connection, nt: NetworkTables, offerings: list[OvOffering]) -> None:
+    """Inside the caller's transaction: the old snapshot goes and the new one comes, or neither."""
+    now = utcnow()
+    conn.execute(delete(nt.ov_offerings))
+    rows = [{"instellingsnummer": o.instellingsnummer, "vestigingsnummer": o.vestigingsnummer, "admgr_code": o.code,
+             "description": o.description, "schooljaar": o.schooljaar, "inschrijvingen": o.inschrijvingen,
+             "financierbaar": o.financierbaar, "begin_date": o.begin_date, "end_date": o.end_date, "fetched_at": now}
+            for o in offerings]
+    for start in range(0, len(rows), CHUNK):
+        conn.execute(nt.ov_offerings.insert(), rows[start:start + CHUNK])
+
+
+def load_index(conn: Connection, nt: NetworkTables, schooljaar: int) -> tuple[dict, set[int], dict[int, str]]:
+    """((instellingsnummer, vestigingsnummer) -> codes) for one school year, every code OV lists at all,
+    and OV's description of each code."""
+    o = nt.ov_offerings
+    index: dict[tuple[int, int], set[int]] = defaultdict(set)
+    names: dict[int, str] = {}
+    covered: set[int] = set()
+    for inst, vest, code, description, year in conn.execute(
+            select(o.c.instellingsnummer, o.c.vestigingsnummer, o.c.admgr_code, o.c.description, o.c.schooljaar)):
+        covered.add(code)
+        names.setdefault(code, description)
+        if year == schooljaar:
+            index[(inst, vest)].add(code)
+    return index, covered, names
+
+
+def index_from(offerings: list[OvOffering], schooljaar: int) -> tuple[dict, set[int], dict[int, str]]:
+    """The same as load_index, from fetched records (a dry run compares without storing)."""
+    index: dict[tuple[int, int], set[int]] = defaultdict(set)
+    names: dict[int, str] = {}
+    for o in offerings:
+        names.setdefault(o.code, o.description)
+        if o.schooljaar == schooljaar:
+            index[(o.instellingsnummer, o.vestigingsnummer)].add(o.code)
+    return index, {o.code for o in offerings}, names
+
+
+def catalogue_info(conn: Connection, nt: NetworkTables) -> dict[int, dict]:
+    a = nt.admgr
+    return {row.code: {"description": row.description, "graad": row.graad, "leerjaar": row.leerjaar,
+                       "onderwijsvorm": row.onderwijsvorm, "finaliteit": row.finaliteit, "domein": row.domein,
+                       "structuuronderdeel": row.structuuronderdeel}
+            for row in conn.execute(select(a.c.code, a.c.description, a.c.graad, a.c.leerjaar, a.c.onderwijsvorm,
+                                           a.c.finaliteit, a.c.domein, a.c.structuuronderdeel))}
+
+
+def enrich_catalogue(conn: Connection, nt: NetworkTables, entries: list[dict], names: dict[int, str], *,
+                     write: bool) -> dict:
+    """Fill in what OV knows (graad, leerjaar, onderwijsvorm, finaliteit, domein) where the catalogue is empty;
+    codes the catalogue lacks are added with OV's description. Counts like the AgODi sync."""
+    a = nt.admgr
+    stored = catalogue_info(conn, nt)
+    added, updated, unchanged = [], [], 0
+    for entry in entries:
+        current = stored.get(entry["code"])
+        new = enrich(current, entry)
+        if current is None:
+            description = names.get(entry["code"]) or f"Administratieve groep {entry['code']}"
+            added.append({"code": entry["code"], "description": description, "onderwijsniveau": "SO",
+                          **{k: new.get(k) for k in ENRICHED}})
+        elif any(new.get(k) != current.get(k) for k in ENRICHED):
+            updated.append({"code": entry["code"], "description": current["description"],
+                            **{k: new.get(k) for k in ENRICHED}})
+        else:
+            unchanged += 1
+    if write:
+        now = utcnow()
+        if added:
+            conn.execute(a.insert(), [{**row, "active": True, "updated_at": now,
+                                       "search_text": fold_words(row["description"])} for row in added])
+        upsert(conn, a, [{**row, "updated_at": now} for row in updated], [*ENRICHED, "updated_at"])
+    return {"in_feed": len(entries), "added": len(added), "updated": len(updated), "unchanged": unchanged}
+
+
+def site_comparison(conn: Connection, t, catalogue: dict, index: dict, covered: set[int], names: dict[int, str],
+                    label: str, school_id: int | None = None) -> list[dict]:
+    """The comparison of every school of a site (or one) for the school year ``label``."""
+    schools = list_schools(conn, t, None if school_id is None else [school_id])
+    o = t.offerings
+    site_codes: dict[int, set[int]] = defaultdict(set)
+    query = select(o.c.school_id, o.c.admgr_code).where(o.c.school_year == label)
+    if school_id is not None:
+        query = query.where(o.c.school_id == school_id)
+    for school, code in conn.execute(query):
+        site_codes[int(school)].add(code)
+    return [
+        compare_school(school, site_codes[school["id"]],
+                       ov_codes_for(index, [(v["instellingsnummer"], v["vestigingsnummer"]) for v in school["vestigingen"]]),
+                       covered, catalogue, names)
+        for school in schools
+    ]
+
+
+def apply_changes(conn: Connection, t, site_id: int, actor, school_id: int, label: str, add: list[int],
+                  remove: list[int]) -> None:
+    """Add programmes (with empty numbers) and remove programmes of one school, with their log rows."""
+    o = t.offerings
+    now = utcnow()
+    changes = []
+    if remove:
+        gone = conn.execute(select(o).where(o.c.school_id == school_id, o.c.school_year == label,
+                                            o.c.admgr_code.in_(remove))).mappings().all()
+        conn.execute(delete(o).where(o.c.id.in_([row["id"] for row in gone])))
+        changes += [Change("offering", "delete", int(row["id"]), school_id, old={
+            k: row[k] for k in ("school_year", "admgr_code", "capacity", "free_places", "enrolled", "indicator_pct",
+                                "suffix", "extra_info", "dates")}) for row in gone]
+    if add:
+        conn.execute(o.insert(), [{"school_id": school_id, "school_year": label, "admgr_code": code, "version": 1,
+                                   "created_at": now, "updated_at": now} for code in add])
+        created = conn.execute(select(o.c.id, o.c.admgr_code).where(
+            o.c.school_id == school_id, o.c.school_year == label, o.c.admgr_code.in_(add))).all()
+        changes += [Change("offering", "create", int(i), school_id, new={"school_year": label, "admgr_code": code})
+                    for i, code in created]
+    write_audit(conn, t, site_id, actor, changes)
