@@ -43,7 +43,7 @@ def _retry_after(response) -> float:
 
 class OvClient:
     def __init__(self, base_url: str, api_key: str | None, *, page_size: int = PAGE_SIZE, attempts: int = ATTEMPTS,
-                 backoff: float = 1.0, sleep: Callable[[float], None] = time.sleep):
+                 backoff: float = 1.0, sleep: Callable[[float], None] | None = None):
         self.base_url = base_url.rstrip("/")
         self.session = requests.Session()
         if api_key:
@@ -52,7 +52,7 @@ class OvClient:
         self.page_size = page_size
         self.attempts = attempts
         self.backoff = backoff
-        self.sleep = sleep
+        self.sleep = sleep or time.sleep
 
     def _page(self, path: str, page: int) -> dict:
         url = f"{self.base_url}{path}"
