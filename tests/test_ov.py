@@ -209,6 +209,8 @@ def test_comparison_api_green_red_and_not_covered(ov_rt, client, users, world):
     assert sint_jan["counts"] == {"both": 1, "only_ov": 2, "only_lop": 1}
     assert [r["code"] for r in sint_jan["rows"]][:2] == [55001, 56201]  # SO order: GSO, then ASO
     assert next(r for r in sint_jan["rows"] if r["code"] == 58888)["name"] == "Nieuwe richting"
+    one = client.get(f"/api/v1/sites/{SITE}/ov-comparison?school={world['so']}", user=users.expert3).json["schools"]
+    assert one == [sint_jan]  # one school, read from its own part of the snapshot: the same answer
     only = client.get(f"/api/v1/sites/{SITE}/ov-comparison?school={world['so']}&only_differences=true",
                       user=users.expert3).json["schools"]
     assert {r["status"] for r in only[0]["rows"]} == {"only_ov", "only_lop"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import Connection, delete, func, select
+from sqlalchemy import Connection, delete, func, select, tuple_
 
 from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
 
@@ -39,19 +39,27 @@ def replace_snapshot(conn: Connection, nt: NetworkTables, offerings: list[OvOffe
         conn.execute(nt.ov_offerings.insert(), rows[start:start + CHUNK])
 
 
-def load_index(conn: Connection, nt: NetworkTables, schooljaar: int) -> tuple[dict, set[int], dict[int, str]]:
-    """((instellingsnummer, vestigingsnummer) -> codes) for one school year, every code OV lists at all,
-    and OV's description of each code."""
+def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *, locations: list[tuple[int, int]] | None = None,
+               codes: set[int] | None = None) -> tuple[dict, set[int], dict[int, str]]:
+    """((instellingsnummer, vestigingsnummer) -> codes) for one school year, the codes OV lists at all, and
+    OV's description of each code. With ``locations`` (one school), only those locations are read, and of
+    ``codes`` (the school's own) only whether OV lists them anywhere: a few indexed lookups, not the snapshot."""
     o = nt.ov_offerings
     index: dict[tuple[int, int], set[int]] = defaultdict(set)
     names: dict[int, str] = {}
     covered: set[int] = set()
-    for inst, vest, code, description, year in conn.execute(
-            select(o.c.instellingsnummer, o.c.vestigingsnummer, o.c.admgr_code, o.c.description, o.c.schooljaar)):
+    query = select(o.c.instellingsnummer, o.c.vestigingsnummer, o.c.admgr_code, o.c.description, o.c.schooljaar)
+    if locations is not None:
+        if not locations:
+            return index, covered, names
+        query = query.where(tuple_(o.c.instellingsnummer, o.c.vestigingsnummer).in_(locations))
+    for inst, vest, code, description, year in conn.execute(query):
         covered.add(code)
         names.setdefault(code, description)
         if year == schooljaar:
             index[(inst, vest)].add(code)
+    if locations is not None and codes:
+        covered |= set(conn.execute(select(o.c.admgr_code).where(o.c.admgr_code.in_(sorted(codes))).distinct()).scalars())
     return index, covered, names
 
 
@@ -66,13 +74,17 @@ def index_from(offerings: list[OvOffering], schooljaar: int) -> tuple[dict, set[
     return index, {o.code for o in offerings}, names
 
 
-def catalogue_info(conn: Connection, nt: NetworkTables) -> dict[int, dict]:
+def catalogue_info(conn: Connection, nt: NetworkTables, codes: set[int] | None = None) -> dict[int, dict]:
+    """Catalogue entries by code: all of them, or only ``codes``."""
     a = nt.admgr
+    query = select(a.c.code, a.c.description, a.c.graad, a.c.leerjaar, a.c.onderwijsvorm, a.c.finaliteit, a.c.domein,
+                   a.c.structuuronderdeel)
+    if codes is not None:
+        query = query.where(a.c.code.in_(sorted(codes)))
     return {row.code: {"description": row.description, "graad": row.graad, "leerjaar": row.leerjaar,
                        "onderwijsvorm": row.onderwijsvorm, "finaliteit": row.finaliteit, "domein": row.domein,
                        "structuuronderdeel": row.structuuronderdeel}
-            for row in conn.execute(select(a.c.code, a.c.description, a.c.graad, a.c.leerjaar, a.c.onderwijsvorm,
-                                           a.c.finaliteit, a.c.domein, a.c.structuuronderdeel))}
+            for row in conn.execute(query)}
 
 
 def enrich_catalogue(conn: Connection, nt: NetworkTables, entries: list[dict], names: dict[int, str], *,
@@ -103,9 +115,8 @@ def enrich_catalogue(conn: Connection, nt: NetworkTables, entries: list[dict], n
     return {"in_feed": len(entries), "added": len(added), "updated": len(updated), "unchanged": unchanged}
 
 
-def site_comparison(conn: Connection, t, catalogue: dict, index: dict, covered: set[int], names: dict[int, str],
-                    label: str, school_id: int | None = None) -> list[dict]:
-    """The comparison of every school of a site (or one) for the school year ``label``."""
+def school_inputs(conn: Connection, t, label: str, school_id: int | None = None) -> tuple[list[dict], dict[int, set[int]]]:
+    """The schools (all, or one) and their offering codes in the school year ``label``."""
     schools = list_schools(conn, t, None if school_id is None else [school_id])
     o = t.offerings
     site_codes: dict[int, set[int]] = defaultdict(set)
@@ -114,12 +125,24 @@ def site_comparison(conn: Connection, t, catalogue: dict, index: dict, covered: 
         query = query.where(o.c.school_id == school_id)
     for school, code in conn.execute(query):
         site_codes[int(school)].add(code)
+    return schools, site_codes
+
+
+def compare_schools(schools: list[dict], site_codes: dict[int, set[int]], catalogue: dict, index: dict,
+                    covered: set[int], names: dict[int, str]) -> list[dict]:
     return [
         compare_school(school, site_codes[school["id"]],
                        ov_codes_for(index, [(v["instellingsnummer"], v["vestigingsnummer"]) for v in school["vestigingen"]]),
                        covered, catalogue, names)
         for school in schools
     ]
+
+
+def site_comparison(conn: Connection, t, catalogue: dict, index: dict, covered: set[int], names: dict[int, str],
+                    label: str) -> list[dict]:
+    """The comparison of every school of a site for the school year ``label``."""
+    schools, site_codes = school_inputs(conn, t, label)
+    return compare_schools(schools, site_codes, catalogue, index, covered, names)
 
 
 def apply_changes(conn: Connection, t, site_id: int, actor, school_id: int, label: str, add: list[int],

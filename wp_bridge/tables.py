@@ -244,6 +244,8 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("end_date", Date, nullable=True),
         Column("fetched_at", UTC_MICROS, nullable=False),
         Index(f"{p}ov_offerings_location", "instellingsnummer", "vestigingsnummer", "schooljaar"),
+        Index(f"{p}ov_offerings_code", "admgr_code"),
+        Index(f"{p}ov_offerings_fetched", "fetched_at"),
     )
     job_runs = _table(
         f"{p}job_runs", md,

@@ -12,8 +12,8 @@ from rules.ov import ov_schooljaar
 from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
 from rules.spreadsheet import safe_cell
-from wp_bridge.ov import apply_changes, catalogue_info, load_index, site_comparison, snapshot_time
-from wp_bridge.schools import list_schools, require_school
+from wp_bridge.ov import apply_changes, catalogue_info, compare_schools, load_index, school_inputs, snapshot_time
+from wp_bridge.schools import list_schools
 
 from ..errors import ApiError
 from ..runtime import db, runtime
@@ -40,10 +40,18 @@ class ExportQuery(Schema):
 def _comparison(access, year_value: str, school_id: int | None = None, only_differences: bool = False) -> dict:
     conn, nt = db(), runtime().network_tables
     _kind, label = _year(year_value, access)
-    if school_id is not None:
-        require_school(conn, access.tables, school_id)
-    index, covered, names = load_index(conn, nt, ov_schooljaar(label))
-    schools = site_comparison(conn, access.tables, catalogue_info(conn, nt), index, covered, names, label, school_id)
+    schools, site_codes = school_inputs(conn, access.tables, label, school_id)
+    if school_id is None:
+        index, covered, names = load_index(conn, nt, ov_schooljaar(label))
+        catalogue = catalogue_info(conn, nt)
+    else:  # one school: read only its part of the snapshot and of the catalogue
+        if not schools:
+            raise ApiError(404, "school_not_found", f"school {school_id} does not exist on this site")
+        codes = site_codes[school_id]
+        locations = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in schools[0]["vestigingen"]]
+        index, covered, names = load_index(conn, nt, ov_schooljaar(label), locations=locations, codes=codes)
+        catalogue = catalogue_info(conn, nt, codes.union(*index.values()))
+    schools = compare_schools(schools, site_codes, catalogue, index, covered, names)
     if only_differences:
         schools = [{**s, "rows": [r for r in s["rows"] if r["status"] in ("only_ov", "only_lop")]} for s in schools]
     taken = snapshot_time(conn, nt)
