@@ -67,12 +67,14 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         offerings,
         ov,
         rollover,
+        school_admins,
         schools,
         settings,
         sites,
     )
 
-    for module in (health, sites, schools, settings, offerings, free_places, catalogue, jobs, rollover, log, exports, ov):
+    for module in (health, sites, schools, settings, offerings, free_places, catalogue, jobs, rollover, log, exports, ov,
+                   school_admins):
         api.register_blueprint(module.blp)
 
     app.before_request(_before_request)

@@ -1,0 +1,54 @@
+"""E-mail addresses as WordPress stores them (``wp_users.user_email``: at most 100 characters)."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+MAX_LENGTH = 100
+_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
+_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+
+
+def normalise_email(raw: str) -> str:
+    """Trimmed, with the domain in lower case; ValueError (in Dutch, for people) when it is no valid address."""
+    value = (raw or "").strip()
+    if not value:
+        raise ValueError("het e-mailadres ontbreekt")
+    if len(value) > MAX_LENGTH:
+        raise ValueError(f"het e-mailadres is langer dan {MAX_LENGTH} tekens")
+    if value.count("@") != 1:
+        raise ValueError("een e-mailadres heeft precies één @")
+    local, domain = value.split("@")
+    domain = domain.lower()
+    if not local or len(local) > 64 or not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+        raise ValueError("het deel vóór de @ is ongeldig")
+    labels = domain.split(".")
+    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+        raise ValueError("het domein na de @ is ongeldig")
+    return f"{local}@{domain}"
+
+
+def login_candidate(email: str) -> str:
+    """A WordPress-safe login from an address (as ``sanitize_user(…, true)``), at most 60 characters."""
+    local = unicodedata.normalize("NFKD", email.split("@")[0]).encode("ascii", "ignore").decode().lower()
+    login = re.sub(r"[^a-z0-9_.@-]", "", local)[:50]
+    return login or "schoolbeheerder"
+
+
+def nicename_candidate(login: str) -> str:
+    """As ``sanitize_title()`` of the login: lower case, letters, digits and hyphens, at most 50."""
+    return (re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", login.lower())).strip("-") or "schoolbeheerder")[:50]
+
+
+def unique(candidate: str, taken: set[str], limit: int) -> str:
+    """``candidate``, or ``candidate-2``, ``candidate-3`` … within ``limit`` characters, not in ``taken``."""
+    if candidate not in taken:
+        return candidate
+    n = 2
+    while True:
+        suffix = f"-{n}"
+        name = candidate[:limit - len(suffix)] + suffix
+        if name not in taken:
+            return name
+        n += 1

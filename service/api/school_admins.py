@@ -1,0 +1,329 @@
+from __future__ import annotations
+
+import io
+import zipfile
+from collections import defaultdict
+
+from flask import Response, request
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields, validate
+from openpyxl import Workbook, load_workbook
+from openpyxl.styles import Font
+from openpyxl.worksheet.datavalidation import DataValidation
+from sqlalchemy import select
+
+from jobs.mail import queue_mail
+from jobs.runner import create_run
+from rules.admin_import import MAX_ROWS, TEMPLATE_HEADINGS, check_rows, map_headings
+from rules.emails import normalise_email
+from rules.roles import MANAGERS
+from rules.schools import format_instellingsnummer
+from wp_bridge.job_runs import active_run, freshest_scheduler
+from wp_bridge.options import get_option
+from wp_bridge.school_admins import add_admins, remove_admin, school_stats, users_by_email
+from wp_bridge.schools import list_schools, require_school
+from wp_bridge.users import load_user
+
+from ..auth import caller
+from ..errors import ApiError
+from ..mails import welcome_mail
+from ..runtime import db, runtime
+from . import json_body, responds, with_site, write_transaction
+
+blp = Blueprint("school_admins", __name__, url_prefix="/api/v1", description="School admins and their accounts")
+
+MAX_IMPORT_BYTES = 5 * 1024 * 1024
+MAX_UNPACKED_BYTES = 100 * 1024 * 1024
+XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+
+
+def _db_version(conn, site) -> int:
+    value = get_option(conn, site.prefix, "db_version") or "0"
+    return int(value) if value.isdigit() else 0
+
+
+def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict]):
+    """Link admins and queue the welcome mails of new accounts, in the caller's transaction."""
+    conn, rt = db(), runtime()
+    result = add_admins(conn, rt.network, rt.network_tables, access.tables, access.site, _db_version(conn, access.site),
+                        requests, access.actor())
+    names = defaultdict(list)
+    for school_id, email in requests:
+        names[email].append(schools[school_id]["name"])
+    for email, account in result.created.items():
+        subject, text, body = welcome_mail(access.site, account, sorted(set(names[email])))
+        queue_mail(conn, rt.network_tables.mail_outbox, site_id=access.site.id, to=email, subject=subject,
+                   body_text=text, body_html=body)
+    return result
+
+
+def _send_soon() -> None:
+    """Ask the scheduler to run the mail sender now rather than at the next minute (when it is alive)."""
+    rt = runtime()
+    with rt.engine.connect() as conn:
+        beat = freshest_scheduler(conn, rt.network_tables)
+        busy = active_run(conn, rt.network_tables, "mail-outbox", None)
+    if beat is not None and busy is None:
+        create_run(rt, "mail-outbox", site_id=None, trigger="api", requested_by=caller().user_id or None)
+
+
+@blp.route("/sites/<int:site_id>/school-stats")
+@with_site(*MANAGERS)
+@responds(blp, 200)
+def stats(site_id, access):
+    """Every school in name order with its admins; totals count the schools without any admin."""
+    conn = db()
+    admins = school_stats(conn, runtime().network, access.tables)
+    schools = [{"id": s["id"], "name": s["name"], "type": s["type"], "vestigingen": s["vestigingen"],
+                "admins": admins.get(s["id"], [])} for s in list_schools(conn, access.tables)]
+    return {"schools": schools, "totals": {
+        "schools": len(schools), "schools_without_admin": sum(1 for s in schools if not s["admins"]),
+        "admins": len({a["user_id"] for s in schools for a in s["admins"]}),
+        "links": sum(len(s["admins"]) for s in schools)}}
+
+
+class AddAdminSchema(Schema):
+    email = fields.String(required=True, validate=validate.Length(1, 200))
+
+
+@blp.route("/sites/<int:site_id>/schools/<int:school_id>/admins", methods=["POST"])
+@with_site(*MANAGERS)
+@blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": AddAdminSchema}}})
+@responds(blp, 201)
+def add(site_id, school_id, access):
+    """Link a school admin by e-mail; a new address gets a WordPress account and a set-password e-mail."""
+    body = json_body()
+    unknown = sorted(set(body) - {"email"})
+    if unknown or not isinstance(body.get("email"), str):
+        raise ApiError(422, "validation_failed", "the body is {\"email\": \"…\"}",
+                       errors=[{"field": f, "message": "unknown field"} for f in unknown]
+                       + ([] if isinstance(body.get("email"), str) else [{"field": "email", "message": "required"}]))
+    try:
+        email = normalise_email(body["email"])
+    except ValueError as exc:
+        raise ApiError(422, "validation_failed", f"email: {exc}", errors=[{"field": "email", "message": str(exc)}]) from None
+    school = require_school(db(), access.tables, school_id)
+    with write_transaction():
+        result = _add(access, [(school_id, email)], {school_id: school})
+    created = email in result.created
+    if created:
+        _send_soon()
+    already = bool(result.already)
+    return ({"user_id": result.users[email], "created": created, "already_admin": already, "email_queued": created,
+             "invalidate_user_cache": sorted(result.invalidate)}, 200 if already else 201)
+
+
+@blp.route("/sites/<int:site_id>/schools/<int:school_id>/admins/<int:user_id>", methods=["DELETE"])
+@with_site(*MANAGERS)
+@responds(blp, 200)
+def remove(site_id, school_id, user_id, access):
+    """Unlink; the user loses the schoolbeheerder role on this site when no other school of it is left."""
+    require_school(db(), access.tables, school_id)
+    with write_transaction() as conn:
+        role_removed, invalidate = remove_admin(conn, runtime().network, access.tables, site_id, school_id, user_id,
+                                                access.actor(), runtime().config.role_slugs.school_admin)
+        if not invalidate:
+            raise ApiError(404, "admin_not_found", f"user {user_id} is no admin of school {school_id}")
+    return {"removed": True, "role_removed": role_removed, "invalidate_user_cache": sorted(invalidate)}
+
+
+class OutboxQuery(Schema):
+    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "sent", "failed"]))
+    limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+
+
+@blp.route("/mail/outbox")
+@blp.arguments(OutboxQuery, location="query")
+@responds(blp, 200)
+def outbox(query):
+    """Queued, sent and failed mails (operators), newest first; bodies are left out."""
+    rt, conn, who = runtime(), db(), caller()
+    user = load_user(conn, rt.network, who.user_id) if who.user_id else None
+    if user is None or user.login not in rt.network.super_admin_logins(conn):
+        raise ApiError(403, "forbidden", "only operators see the mail outbox")
+    o = rt.network_tables.mail_outbox
+    statement = select(o.c.id, o.c.site_id, o.c.to_address, o.c.subject, o.c.status, o.c.attempts, o.c.next_attempt_at,
+                       o.c.last_error, o.c.created_at, o.c.sent_at).order_by(o.c.id.desc()).limit(query["limit"])
+    if query["status"]:
+        statement = statement.where(o.c.status == query["status"])
+
+    def iso(value):
+        return value.isoformat() + "Z" if value else None
+
+    return {"mails": [{"id": int(r.id), "site": r.site_id, "to": r.to_address, "subject": r.subject, "status": r.status,
+                       "attempts": r.attempts, "next_attempt_at": iso(r.next_attempt_at), "last_error": r.last_error,
+                       "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)} for r in conn.execute(statement)]}
+
+
+# --- the Excel template and the bulk import ----------------------------------------------------
+
+
+@blp.route("/sites/<int:site_id>/imports/school-admins/template.xlsx")
+@with_site(*MANAGERS)
+@responds(blp, 200)
+def template(site_id, access):
+    """The Dutch template: a sheet to fill in (with a school dropdown), the site's schools, instructions."""
+    schools = list_schools(db(), access.tables)
+    workbook = Workbook()
+    fill = workbook.active
+    fill.title = "Schoolbeheerders"
+    fill.append(list(TEMPLATE_HEADINGS))
+    for cell in fill[1]:
+        cell.font = Font(bold=True)
+    for column, width in zip("ABC", (18, 45, 40), strict=True):
+        fill.column_dimensions[column].width = width
+    fill.freeze_panes = "A2"
+    for row in range(2, MAX_ROWS + 2):
+        fill.cell(row=row, column=1).number_format = "@"
+    listing = workbook.create_sheet("Scholen")
+    listing.append(["Instellingsnummer", "Schoolnaam", "Vestigingen", "Type"])
+    for cell in listing[1]:
+        cell.font = Font(bold=True)
+    for school in schools:
+        numbers = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"]) for v in school["vestigingen"]))
+        locations = ", ".join(f"{format_instellingsnummer(v['instellingsnummer'])}-{v['vestigingsnummer']}"
+                              for v in school["vestigingen"])
+        listing.append([numbers, school["name"], locations, school["type"]])
+    listing.column_dimensions["A"].width, listing.column_dimensions["B"].width = 18, 45
+    listing.column_dimensions["C"].width = 30
+    listing.protection.sheet = True  # read-only: it is the list the dropdown uses
+    if schools:
+        validation = DataValidation(type="list", formula1=f"=Scholen!$B$2:$B${len(schools) + 1}", allow_blank=True,
+                                    showErrorMessage=True, errorTitle="Onbekende school",
+                                    error="Kies een school uit de lijst (tabblad Scholen).")
+        fill.add_data_validation(validation)
+        validation.add(f"B2:B{MAX_ROWS + 1}")
+    help_sheet = workbook.create_sheet("Instructies")
+    for line in (
+        "Schoolbeheerders in bulk toevoegen",
+        "",
+        "1. Vul op het tabblad 'Schoolbeheerders' per rij één schoolbeheerder in: het instellingsnummer, de school "
+        "(kies uit de lijst) en het e-mailadres.",
+        "2. Eén persoon voor meerdere scholen? Gebruik één rij per school, met hetzelfde e-mailadres.",
+        "3. Lege rijen worden overgeslagen. Hoogstens 5.000 rijen.",
+        "4. Laad het bestand op bij Extra's > Import. Eerst wordt alles nagekeken: bij een fout wordt niets "
+        "toegevoegd en krijg je per rij te zien wat er niet klopt.",
+        "5. Wie nog geen account heeft, krijgt een e-mail om een wachtwoord in te stellen.",
+        f"Het tabblad 'Scholen' toont de {len(schools)} scholen van {access.site.name}.",
+    ):
+        help_sheet.append([line])
+    help_sheet["A1"].font = Font(bold=True, size=14)
+    help_sheet.column_dimensions["A"].width = 120
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = Response(buffer.getvalue(), mimetype=XLSX_TYPE)
+    response.headers["Content-Disposition"] = f'attachment; filename="schoolbeheerders-site{site_id}.xlsx"'
+    return response
+
+
+class ImportQuery(Schema):
+    dry_run = fields.Boolean(load_default=False)
+    report = fields.String(load_default="json", validate=validate.OneOf(["json", "xlsx"]))
+
+
+def _refuse(message: str, column: str | None = None):
+    raise ApiError(422, "import_refused", message, errors=[{"row": None, "column": column, "message": message}])
+
+
+def _read_upload() -> bytes:
+    upload = request.files.get("file")
+    if upload is None:
+        raise ApiError(422, "validation_failed", "file: upload the filled-in template as multipart field 'file'",
+                       errors=[{"field": "file", "message": "required"}])
+    data = upload.read(MAX_IMPORT_BYTES + 1)
+    if len(data) > MAX_IMPORT_BYTES:
+        _refuse("het bestand is groter dan 5 MB")
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        _refuse("het bestand is met een wachtwoord beveiligd of een oud .xls-bestand: bewaar het als gewoon .xlsx")
+    if not data.startswith(b"PK\x03\x04"):
+        _refuse("dit is geen Excel-bestand (.xlsx)")
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            names = archive.namelist()
+            if sum(info.file_size for info in archive.infolist()) > MAX_UNPACKED_BYTES:
+                _refuse("het bestand pakt uit tot meer dan 100 MB: dat is geen gewone lijst")
+            if any(name.lower().endswith("vbaproject.bin") for name in names) or \
+                    b"macroEnabled" in archive.read("[Content_Types].xml"):
+                _refuse("het bestand bevat macro's: bewaar het als gewoon .xlsx zonder macro's")
+    except (zipfile.BadZipFile, KeyError):
+        _refuse("dit is geen geldig Excel-bestand (.xlsx)")
+    return data
+
+
+def _rows(data: bytes) -> list[tuple[int, dict]]:
+    try:
+        workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception:  # noqa: BLE001 — any parse failure (incl. a refused XML bomb) is a bad file
+        _refuse("het bestand kan niet gelezen worden als Excel-werkmap")
+    sheet = workbook["Schoolbeheerders"] if "Schoolbeheerders" in workbook.sheetnames else workbook.worksheets[0]
+    iterator = sheet.iter_rows(values_only=True)
+    header = next(iterator, None) or []
+    index, errors = map_headings(list(header))
+    if errors:
+        raise ApiError(422, "validation_failed", "de eerste rij mist kolommen", errors=[e.as_json() for e in errors])
+    rows = []
+    for number, values in enumerate(iterator, start=2):
+        if number - 1 > MAX_ROWS and any(v not in (None, "") for v in values):
+            workbook.close()
+            _refuse(f"meer dan {MAX_ROWS} rijen")
+        cells = {field: values[position] if position < len(values) else None for field, position in index.items()}
+        rows.append((number, cells))
+    workbook.close()
+    return rows
+
+
+@blp.route("/sites/<int:site_id>/imports/school-admins", methods=["POST"])
+@with_site(*MANAGERS)
+@blp.arguments(ImportQuery, location="query")
+@responds(blp, 200)
+def import_admins(query, site_id, access):
+    """Check every row first; any error → 422 with all of them and nothing applied. Otherwise all rows in one
+    transaction. ``?dry_run=true`` only checks; ``?report=xlsx`` returns the file with a status column."""
+    data = _read_upload()
+    rows = _rows(data)
+    schools = {s["id"]: s for s in list_schools(db(), access.tables)}
+    requests, errors = check_rows(rows, list(schools.values()))
+    if errors:
+        raise ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd",
+                       errors=[e.as_json() for e in errors])
+    pairs = [(school_id, email) for _row, school_id, email in requests]
+    if query["dry_run"]:
+        existing = users_by_email(db(), runtime().network, [e for _s, e in pairs])
+        new = {e for _s, e in pairs if e.lower() not in existing}
+        report = {"rows": len(requests), "linked": None, "already_admin": None, "users_created": len(new),
+                  "emails_queued": len(new), "dry_run": True}
+        return report
+    with write_transaction():
+        result = _add(access, pairs, schools)
+    if result.created:
+        _send_soon()
+    report = {"rows": len(requests), "linked": len(result.linked), "already_admin": len(result.already),
+              "users_created": len(result.created), "emails_queued": len(result.created), "dry_run": False,
+              "invalidate_user_cache": sorted(result.invalidate)}
+    if query["report"] == "xlsx":
+        return _report_file(data, requests, result)
+    return report
+
+
+def _report_file(data: bytes, requests, result) -> Response:
+    """The uploaded workbook with a 'Status' column."""
+    workbook = load_workbook(io.BytesIO(data))
+    sheet = workbook["Schoolbeheerders"] if "Schoolbeheerders" in workbook.sheetnames else workbook.worksheets[0]
+    column = sheet.max_column + 1
+    sheet.cell(row=1, column=column, value="Status").font = Font(bold=True)
+    already = set(result.already)
+    for row, school_id, email in requests:
+        user_id = result.users[email]
+        if (school_id, user_id) in already:
+            status = "was al schoolbeheerder"
+        elif email in result.created:
+            status = "toegevoegd, nieuw account (e-mail verstuurd)"
+        else:
+            status = "toegevoegd"
+        sheet.cell(row=row, column=column, value=status)
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    response = Response(buffer.getvalue(), mimetype=XLSX_TYPE)
+    response.headers["Content-Disposition"] = 'attachment; filename="import-schoolbeheerders-verslag.xlsx"'
+    return response
+
