@@ -17,16 +17,18 @@ import pytest
 from sqlalchemy import create_engine, delete, text
 from sqlalchemy.engine import make_url
 
+from rules.school_year import current_school_year
 from service import create_app
 from service.config import Config
 from service.runtime import Runtime
 from service.signing import sign_headers
 from wp_bridge.db import make_engine, utcnow
+from wp_bridge.options import set_option
 from wp_bridge.php_serialize import serialize
 from wp_bridge.site_admin import enable_site
 from wp_bridge.sites import Network
-from wp_bridge.tables import network_tables, site_tables
-from wp_bridge.wp_install import add_site, install_network
+from wp_bridge.tables import core_site_tables, network_tables, site_tables
+from wp_bridge.wp_install import WORDPRESS_6_8_DB_VERSION, add_site, install_network
 
 SECRET = "test-secret-0123456789abcdef"
 OTHER_SECRET = "rotated-secret-abcdef0123456789"
@@ -135,6 +137,13 @@ def _clean(conn, runtime: Runtime) -> None:
     core = runtime.network.core
     for table in (core.usermeta, core.users, core.sitemeta):
         conn.execute(delete(table))
+    # options tests may change: back to what the session started with
+    for site_id in (2, 3):
+        prefix = runtime.network.prefix(site_id)
+        options = core_site_tables(prefix).options
+        conn.execute(delete(options).where(options.c.option_name == "lop_sidecar_settings"))
+        set_option(conn, prefix, "db_version", WORDPRESS_6_8_DB_VERSION)
+        set_option(conn, prefix, "lop_sidecar_current_school_year", current_school_year(runtime.today()))
 
 
 @pytest.fixture

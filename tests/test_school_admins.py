@@ -1,0 +1,304 @@
+"""School admins: overview, add/remove, WordPress accounts and set-password e-mails, bulk import (issue 4)."""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from dataclasses import replace
+
+import pytest
+from openpyxl import Workbook, load_workbook
+from sqlalchemy import select
+
+from jobs.runner import run_now
+from rules.emails import normalise_email
+from service.runtime import Runtime
+from tests.conftest import add_user
+from wp_bridge.options import set_option
+from wp_bridge.php_serialize import serialize, unserialize
+from wp_bridge.tables import site_tables
+from wp_bridge.wp_hashes import fast_hash, phpass_check, phpass_hash
+
+SITE = 2
+
+
+# --- fixed vectors (checked against PHP: sodium_crypto_generichash and WordPress's class-phpass.php) ----
+
+
+def test_fast_hash_vectors():
+    assert fast_hash("abc") == "$generic$YeaPr_itxnUOyFBBm16EGFnt_nzqpbL728cakJ4U"
+    assert fast_hash("Kx9fQ2mB7pLz4RtY8wNc") == "$generic$s10GjX3br4WXo__fgsFK0Pr6jTBF7YpJyqPz8OEx"
+
+
+def test_phpass_vectors():
+    assert phpass_hash("test", salt=b"\x00" * 6) == "$P$B........fE5thzL.RSPC11NLT9vF30"
+    assert phpass_hash("Kx9fQ2mB7pLz4RtY8wNc", salt=bytes(range(6))) == "$P$B.2U.1EE/D9pJvEN6WuFx6dGieYUFR."
+    assert phpass_check("test", "$P$B........fE5thzL.RSPC11NLT9vF30")
+    assert not phpass_check("Test", "$P$B........fE5thzL.RSPC11NLT9vF30")
+
+
+def test_capabilities_as_wordpress_writes_them():
+    assert serialize({"schoolbeheerder": True}) == 'a:1:{s:15:"schoolbeheerder";b:1;}'
+    assert serialize({"editor": True, "schoolbeheerder": True}) == 'a:2:{s:6:"editor";b:1;s:15:"schoolbeheerder";b:1;}'
+
+
+@pytest.mark.parametrize("raw, expected", [
+    ("  Directie@Sint-Jan.BE ", "Directie@sint-jan.be"),
+    ("an.peeters+lop@school.example", "an.peeters+lop@school.example"),
+])
+def test_addresses_are_trimmed_with_lower_case_domains(raw, expected):
+    assert normalise_email(raw) == expected
+
+
+@pytest.mark.parametrize("raw", ["", "geen-at", "a@b", "a@@b.be", "a b@school.be", "a@-school.be", ".a@school.be",
+                                 "x" * 95 + "@s.be"])
+def test_invalid_addresses(raw):
+    with pytest.raises(ValueError):
+        normalise_email(raw)
+
+
+# --- the API on both backends ------------------------------------------------------------------
+
+
+@pytest.fixture
+def schools(client, users):
+    ids = []
+    for name, number in (("De Linde", 4711), ("Het Kompas", 4712)):
+        ids.append(client.post(f"/api/v1/sites/{SITE}/schools", user=users.expert2, json={
+            "name": name, "type": "BaO", "vestigingen": [{"instellingsnummer": number, "vestigingsnummer": 1}]}).json["id"])
+    return ids
+
+
+def usermeta(rt, user_id) -> dict:
+    um = rt.network.core.usermeta
+    with rt.engine.connect() as conn:
+        return {k: v for k, v in conn.execute(select(um.c.meta_key, um.c.meta_value).where(um.c.user_id == user_id))}
+
+
+def all_users(rt):
+    with rt.engine.connect() as conn:
+        return conn.execute(select(rt.network.core.users).order_by(rt.network.core.users.c.ID)).all()
+
+
+def user_row(rt, user_id):
+    users = rt.network.core.users
+    with rt.engine.connect() as conn:
+        return conn.execute(select(users).where(users.c.ID == user_id)).first()
+
+
+def test_a_new_address_gets_a_wordpress_account(client, rt, users, schools):
+    response = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2,
+                           json={"email": "  Directie@De-Linde.BE "})
+    assert response.status_code == 201, response.json
+    body = response.json
+    assert (body["created"], body["already_admin"], body["email_queued"]) == (True, False, True)
+    assert body["invalidate_user_cache"] == [body["user_id"]]
+    row = user_row(rt, body["user_id"])
+    assert (row.user_login, row.user_nicename, row.user_email, row.display_name) == (
+        "directie", "directie", "Directie@de-linde.be", "directie")
+    assert row.user_pass == "" and row.user_status == 0 and row.user_registered.microsecond == 0
+    assert re.fullmatch(r"\d{10}:\$generic\$[A-Za-z0-9_-]{40}", row.user_activation_key)  # WordPress 6.8+
+    meta = usermeta(rt, body["user_id"])
+    assert meta["wp_2_capabilities"] == 'a:1:{s:15:"schoolbeheerder";b:1;}'
+    assert meta["wp_2_user_level"] == "0" and meta["nickname"] == "directie" and meta["primary_blog"] == "2"
+    # a second address with the same local part gets its own login and nicename
+    other = client.post(f"/api/v1/sites/{SITE}/schools/{schools[1]}/admins", user=users.expert2,
+                        json={"email": "directie@het-kompas.be"}).json
+    assert (user_row(rt, other["user_id"]).user_login, user_row(rt, other["user_id"]).user_nicename) == (
+        "directie-2", "directie-2")
+
+
+def test_before_wordpress_6_8_the_key_is_a_phpass_hash(client, rt, users, schools):
+    with rt.engine.begin() as conn:
+        set_option(conn, rt.network.prefix(SITE), "db_version", "53496")
+    body = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2,
+                       json={"email": "oud@school.example"}).json
+    assert re.fullmatch(r"\d{10}:\$P\$B[./0-9A-Za-z]{30}", user_row(rt, body["user_id"]).user_activation_key)
+
+
+def test_an_existing_user_keeps_every_other_role(client, rt, users, schools):
+    with rt.engine.begin() as conn:
+        editor = add_user(conn, rt.network, "redacteur", {2: "editor", 3: "administrator"})
+    email = user_row(rt, editor).user_email
+    before_users = all_users(rt)
+    body = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2,
+                       json={"email": email.upper().replace("EXAMPLE.ORG", "example.org")}).json
+    assert (body["user_id"], body["created"], body["email_queued"]) == (editor, False, False)
+    meta = usermeta(rt, editor)
+    assert unserialize(meta["wp_2_capabilities"]) == {"editor": True, "schoolbeheerder": True}
+    assert meta["wp_3_capabilities"] == 'a:1:{s:13:"administrator";b:1;}'
+    assert len(all_users(rt)) == len(before_users)
+    again = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2, json={"email": email})
+    assert again.status_code == 200 and again.json["already_admin"] is True
+
+
+def test_removing_keeps_the_role_while_another_school_remains(client, rt, users, schools):
+    with rt.engine.begin() as conn:
+        editor = add_user(conn, rt.network, "redacteur", {2: "editor"})
+    email = user_row(rt, editor).user_email
+    for school in schools:
+        client.post(f"/api/v1/sites/{SITE}/schools/{school}/admins", user=users.expert2, json={"email": email})
+    first = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{editor}", user=users.expert2).json
+    assert (first["role_removed"], first["invalidate_user_cache"]) == (False, [editor])
+    second = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[1]}/admins/{editor}", user=users.expert2).json
+    assert second["role_removed"] is True
+    assert unserialize(usermeta(rt, editor)["wp_2_capabilities"]) == {"editor": True}
+    assert user_row(rt, editor) is not None  # never deleted
+    gone = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[1]}/admins/{editor}", user=users.expert2)
+    assert (gone.status_code, gone.json["code"]) == (404, "admin_not_found")
+
+
+def test_stats_overview(client, rt, users, schools):
+    client.post(f"/api/v1/sites/{SITE}/schools/{schools[1]}/admins", user=users.expert2, json={"email": "a@kompas.be"})
+    stats = client.get(f"/api/v1/sites/{SITE}/school-stats", user=users.expert2).json
+    assert [s["name"] for s in stats["schools"]] == ["De Linde", "Het Kompas"]
+    admin = stats["schools"][1]["admins"][0]
+    assert admin["email"] == "a@kompas.be" and admin["password_set"] is False and admin["since"].endswith("Z")
+    assert stats["totals"] == {"schools": 2, "schools_without_admin": 1, "admins": 1, "links": 1}
+    assert client.get(f"/api/v1/sites/{SITE}/school-stats", user=users.admin2).status_code == 403
+
+
+def test_bad_requests_write_nothing(client, rt, users, schools):
+    before = all_users(rt)
+    for body in ({"email": "geen adres"}, {"email": "x" * 101 + "@s.be"}, {}, {"email": "a@b.be", "role": "x"}):
+        assert client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2,
+                           json=body).status_code == 422
+    assert client.post(f"/api/v1/sites/{SITE}/schools/999/admins", user=users.expert2, json={"email": "a@b.be"}).status_code == 404
+    assert client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.admin2,
+                       json={"email": "a@b.be"}).status_code == 403
+    assert all_users(rt) == before
+
+
+def test_the_welcome_mail_is_dutch_and_carries_the_link(client, rt, users, schools, smtp):
+    body = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2,
+                       json={"email": "nieuw@linde.be"}).json
+    runtime = Runtime(replace(rt.config, smtp_url=smtp.url), rt.engine, rt.network)
+    assert run_now(runtime, "mail-outbox", site_id=None, trigger="cli")["summary"] == "1 sent, 0 to retry, 0 failed"
+    mail = smtp.messages[0]
+    assert mail["To"] == "nieuw@linde.be" and mail["Subject"] == "Je account als schoolbeheerder op LOP Test BaO"
+    text = mail.get_payload()[0].get_payload(decode=True).decode()
+    assert "Stel je wachtwoord in" in text and "De Linde" in text
+    link = re.search(r"(\S+wp-login\.php\?action=rp&key=(\w{20})&login=(\S+))", text)
+    assert link.group(1).startswith("http://lop.test/bao/wp-login.php") and link.group(3) == "nieuw"
+    stored = user_row(rt, body["user_id"]).user_activation_key.split(":", 1)[1]
+    assert stored == fast_hash(link.group(2))
+
+
+def test_outbox_is_for_operators(client, rt, users, schools):
+    client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins", user=users.expert2, json={"email": "q@linde.be"})
+    mails = client.get("/api/v1/mail/outbox?status=pending", user=users.operator).json["mails"]
+    assert [(m["to"], m["status"]) for m in mails] == [("q@linde.be", "pending")]
+    assert "body_text" not in mails[0]
+    assert client.get("/api/v1/mail/outbox", user=users.expert2).status_code == 403
+
+
+# --- the bulk import ---------------------------------------------------------------------------
+
+
+def workbook_bytes(rows, header=("Instellingsnummer", "Schoolnaam", "E-mailadres")) -> bytes:
+    workbook = Workbook()
+    sheet = workbook.active
+    sheet.title = "Schoolbeheerders"
+    sheet.append(list(header))
+    for row in rows:
+        sheet.append(list(row))
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def upload(client, user, data: bytes, query=""):
+    boundary = "lopboundary123"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"import.xlsx\"\r\n"
+            f"Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet\r\n\r\n").encode() + data + \
+        f"\r\n--{boundary}--\r\n".encode()
+    return client.post(f"/api/v1/sites/{SITE}/imports/school-admins{query}", user=user, data=body,
+                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def test_template(client, users, schools):
+    response = client.get(f"/api/v1/sites/{SITE}/imports/school-admins/template.xlsx", user=users.expert2)
+    workbook = load_workbook(io.BytesIO(response.get_data()))
+    assert workbook.sheetnames == ["Schoolbeheerders", "Scholen", "Instructies"]
+    fill = workbook["Schoolbeheerders"]
+    assert [c.value for c in fill[1]] == ["Instellingsnummer", "Schoolnaam", "E-mailadres"]
+    validation = fill.data_validations.dataValidation[0]
+    assert validation.type == "list" and validation.formula1 == "=Scholen!$B$2:$B$3" and "B2:B5001" in str(validation.sqref)
+    listing = workbook["Scholen"]
+    assert listing.protection.sheet is True
+    assert [r for r in listing.iter_rows(min_row=2, values_only=True)] == [
+        ("004711", "De Linde", "004711-1", "BaO"), ("004712", "Het Kompas", "004712-1", "BaO")]
+
+
+def test_a_good_import_applies_every_row_in_one_go(client, rt, users, schools):
+    rows = [("004711", "De Linde", "a@linde.be"), (4712, "het kompas", "a@linde.be"), (None, None, None),
+            ("4712", "Het Kompas", users_email(rt, users.nobody))]
+    response = upload(client, users.expert2, workbook_bytes(rows))
+    assert response.status_code == 200, response.json
+    assert {k: response.json[k] for k in ("rows", "linked", "already_admin", "users_created", "emails_queued")} == {
+        "rows": 3, "linked": 3, "already_admin": 0, "users_created": 1, "emails_queued": 1}
+    again = upload(client, users.expert2, workbook_bytes(rows), "?report=xlsx")
+    sheet = load_workbook(io.BytesIO(again.get_data()))["Schoolbeheerders"]
+    assert [c.value for c in sheet["D"]] == ["Status", "was al schoolbeheerder", "was al schoolbeheerder", None,
+                                             "was al schoolbeheerder"]
+
+
+def users_email(rt, user_id):
+    return user_row(rt, user_id).user_email
+
+
+def test_dry_run_changes_nothing(client, rt, users, schools):
+    before = all_users(rt)
+    response = upload(client, users.expert2, workbook_bytes([("004711", "De Linde", "n@linde.be")]), "?dry_run=true")
+    assert response.json["users_created"] == 1 and response.json["dry_run"] is True
+    assert all_users(rt) == before
+
+
+def test_every_error_is_listed_and_nothing_is_applied(client, rt, users, schools):
+    rows = [("004711", "De Linde", "ok@linde.be"), ("009999", "Onbekend", "x@y.be"), ("004711", "Het Kompas", "y@y.be"),
+            ("004712", "Het Kompas", "geen-adres"), ("4711", "De Linde", "OK@linde.be"), ("abc", "De Linde", "z@z.be")]
+    response = upload(client, users.expert2, workbook_bytes(rows))
+    assert response.status_code == 422 and response.json["code"] == "import_invalid"
+    errors = {(e["row"], e["column"]) for e in response.json["errors"]}
+    assert errors == {(3, "Instellingsnummer"), (4, "Schoolnaam"), (5, "E-mailadres"), (6, "E-mailadres"),
+                      (7, "Instellingsnummer")}
+    assert any("rij 2" in e["message"] for e in response.json["errors"] if e["row"] == 6)
+    t = site_tables(rt.network.prefix(SITE))
+    with rt.engine.connect() as conn:
+        assert conn.execute(select(t.school_admins)).all() == []
+
+
+@pytest.mark.parametrize("name, data, message", [
+    ("not xlsx", b"naam;email\nx;y\n", "geen Excel-bestand"),
+    ("password", b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 100, "wachtwoord"),
+    ("too big", b"PK\x03\x04" + b"\x00" * (5 * 1024 * 1024), "groter dan 5 MB"),
+    ("missing column", workbook_bytes([("1", "x")], header=("Instellingsnummer", "Schoolnaam")), "E-mailadres"),
+])
+def test_refused_files(client, users, schools, name, data, message):
+    response = upload(client, users.expert2, data)
+    assert response.status_code == 422, name
+    assert message in str(response.json)
+
+
+def test_macros_too_many_rows_and_xml_bombs_are_refused(client, users, schools):
+    with_macro = io.BytesIO()
+    with zipfile.ZipFile(io.BytesIO(workbook_bytes([]))) as source, zipfile.ZipFile(with_macro, "w") as target:
+        for item in source.infolist():
+            target.writestr(item, source.read(item.filename))
+        target.writestr("xl/vbaProject.bin", b"\x00" * 10)
+    assert "macro" in upload(client, users.expert2, with_macro.getvalue()).json["detail"]
+
+    many = workbook_bytes([("004711", "De Linde", f"p{n}@linde.be") for n in range(5001)])
+    assert "meer dan 5000 rijen" in upload(client, users.expert2, many).json["detail"]
+
+    bomb = io.BytesIO()
+    entity = '<!DOCTYPE workbook [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;&a;&a;">]>'
+    with zipfile.ZipFile(io.BytesIO(workbook_bytes([]))) as source, zipfile.ZipFile(bomb, "w") as target:
+        for item in source.infolist():
+            content = source.read(item.filename)
+            if item.filename == "xl/workbook.xml":  # entity expansion ("billion laughs")
+                content = entity.encode() + content.split(b"?>", 1)[-1]
+            target.writestr(item, content)
+    response = upload(client, users.expert2, bomb.getvalue())
+    assert response.status_code == 422 and "kan niet gelezen worden" in response.json["detail"]
