@@ -118,6 +118,26 @@ def test_xlsx_export_and_a_new_sheet_when_one_is_full(client, rt, users, school,
     assert values[0][14] == "'-1"
 
 
+def test_xlsx_parts_are_well_formed(client, rt, users, school):
+    import xml.etree.ElementTree as ET
+    import zipfile
+
+    insert_log(rt, 3, school_id=school, new="tekst met <tags> & \x07 een belletje")
+    data = client.get(f"/api/v1/sites/{SITE}/log/export?format=xlsx", user=users.operator).get_data()
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        assert archive.testzip() is None
+        names = archive.namelist()
+        for name in names:
+            ET.fromstring(archive.read(name))  # every part parses with a strict XML parser
+        types = archive.read("[Content_Types].xml").decode()
+    assert {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/styles.xml", "xl/worksheets/sheet1.xml"} <= set(names)
+    assert "/xl/worksheets/sheet1.xml" in types
+    sheet = load_workbook(io.BytesIO(data))["Logbestand"]
+    values = [row[14] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert values[0] == "tekst met <tags> &  een belletje"  # the control character is dropped
+    assert isinstance(sheet["A2"].value, dt.datetime)
+
+
 def test_export_streams_in_keyset_batches(rt, users, school):
     from sqlalchemy import event
 
