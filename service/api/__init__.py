@@ -10,6 +10,7 @@ from flask import request
 from sqlalchemy import Connection
 
 from rules.roles import Role
+from rules.school_year import resolve_year
 
 from ..auth import site_access
 from ..errors import ApiError
@@ -60,3 +61,11 @@ def json_body() -> dict:
         raise ApiError(422, "validation_failed", "the body must be a JSON object",
                        errors=[{"field": None, "location": "body", "message": "expected a JSON object"}])
     return data
+
+
+def year_param(value: str | None, access) -> tuple[str, str]:
+    """``current``, ``next`` or a label of the site's two years → (kind, label); 422 naming ``year`` otherwise."""
+    try:
+        return resolve_year(value, access.site.current_school_year)
+    except ValueError as exc:
+        raise ApiError(422, "validation_failed", str(exc), errors=[{"field": "year", "message": str(exc)}]) from None

@@ -17,8 +17,7 @@ from ..errors import ApiError
 from ..exports import Column, download
 from ..rights import Rights
 from ..runtime import db, runtime
-from . import responds, with_site
-from .offerings import _year
+from . import responds, with_site, year_param
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1",
                 description="The Export page: free places (now or a 1 July snapshot) and offerings, as CSV or Excel")
@@ -50,6 +49,18 @@ def _numbers(vestigingen: list) -> tuple[str, str]:
     return numbers, ", ".join(f"{format_instellingsnummer(i)}-{v}" for i, v in pairs)
 
 
+def _in_display_order(conn, access, nt, label: str, schools: list[dict]):
+    """(school, instellingsnummers, vestigingen, offering) for every offering of ``label``: schools in name
+    order, programmes in display order."""
+    by_school: dict[int, list[dict]] = {}
+    for offering in site_offerings(conn, access.tables, nt, label):
+        by_school.setdefault(offering["school_id"], []).append(offering)
+    for school in schools:
+        numbers, locations = _numbers(school["vestigingen"])
+        for offering in sorted(by_school.get(school["id"], []), key=lambda o: display_key(o, school["type"])):
+            yield school, numbers, locations, offering
+
+
 def _visible(access) -> set[int] | None:
     """The schools whose numbers the caller may export: all (None) for managers, their own for a school admin."""
     if access.is_manager:
@@ -67,16 +78,10 @@ def free_places_export(query, site_id, access):
     visible = _visible(access)
     schools = [s for s in list_schools(conn, access.tables) if visible is None or s["id"] in visible]
     if query["snapshot"] is None:
-        _kind, label = _year(query["year"], access)
-        by_school: dict[int, list[dict]] = {}
-        for offering in site_offerings(conn, access.tables, nt, label):
-            by_school.setdefault(offering["school_id"], []).append(offering)
-        rows = []
-        for school in schools:
-            numbers, locations = _numbers(school["vestigingen"])
-            for o in sorted(by_school.get(school["id"], []), key=lambda o: display_key(o, school["type"])):
-                rows.append((school["name"], numbers, locations, o["admgr_code"], o["name"], o["capacity"],
-                             o["free_places"], o["enrolled"], o["indicator_pct"], o["suffix"]))
+        _kind, label = year_param(query["year"], access)
+        rows = [(school["name"], numbers, locations, o["admgr_code"], o["name"], o["capacity"], o["free_places"],
+                 o["enrolled"], o["indicator_pct"], o["suffix"])
+                for school, numbers, locations, o in _in_display_order(conn, access, nt, label, schools)]
         name = f"vrije-plaatsen-site{site_id}-{label}"
     else:
         rows = _snapshot_rows(conn, access, nt, query["snapshot"], visible)
@@ -125,19 +130,13 @@ OFFERING_COLUMNS = [
 def offerings_export(query, site_id, access):
     """Every field of every offering of a year, for the LOP's own analysis."""
     conn, nt = db(), runtime().network_tables
-    _kind, label = _year(query["year"], access)
-    schools = list_schools(conn, access.tables)
-    by_school: dict[int, list[dict]] = {}
-    for offering in site_offerings(conn, access.tables, nt, label):
-        by_school.setdefault(offering["school_id"], []).append(offering)
+    _kind, label = year_param(query["year"], access)
     rows = []
-    for school in schools:
-        numbers, locations = _numbers(school["vestigingen"])
-        for o in sorted(by_school.get(school["id"], []), key=lambda o: display_key(o, school["type"])):
-            dates = "; ".join(" ".join(filter(None, (d["date"], d.get("label")))) for d in o["dates"])
-            rows.append((school["id"], school["name"], school["type"], numbers, locations, label, o["admgr_code"], o["name"],
-                         o["type"], o["onderwijsvorm"], o["graad"], o["leerjaar"], o["capacity"], o["free_places"],
-                         o["enrolled"], o["indicator_pct"], o["suffix"], o["extra_info"], dates, o["version"], o["id"]))
+    for school, numbers, locations, o in _in_display_order(conn, access, nt, label, list_schools(conn, access.tables)):
+        dates = "; ".join(" ".join(filter(None, (d["date"], d.get("label")))) for d in o["dates"])
+        rows.append((school["id"], school["name"], school["type"], numbers, locations, label, o["admgr_code"], o["name"],
+                     o["type"], o["onderwijsvorm"], o["graad"], o["leerjaar"], o["capacity"], o["free_places"],
+                     o["enrolled"], o["indicator_pct"], o["suffix"], o["extra_info"], dates, o["version"], o["id"]))
     return download(f"aanbod-site{site_id}-{label}", query["format"], "Aanbod", OFFERING_COLUMNS, rows)
 
 

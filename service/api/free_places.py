@@ -14,8 +14,7 @@ from wp_bridge.offerings import data_version, public_rows
 from wp_bridge.schools import list_schools
 
 from ..runtime import db, runtime
-from . import responds, with_site
-from .offerings import _year
+from . import responds, with_site, year_param
 
 blp = Blueprint("free_places", __name__, url_prefix="/api/v1",
                 description="The public free-places table (signed by the site itself, user 0)")
@@ -43,7 +42,7 @@ def free_places(query, site_id, access):
     "onderwijsvorm", "graad", "leerjaar"}}, "schools": [{"id", "name", "type", "vestigingen", "columns":
     [{"admgr_code", "capacity", "free_places", "suffix", "extra_info", "dates"}], "an": {"capacity",
     "free_places"} | null}]}``. Strong ETag; ``If-None-Match`` gives 304."""
-    year, label = _year(query["year"], access)
+    year, label = year_param(query["year"], access)
     conn, nt = db(), runtime().network_tables
     version = data_version(conn, access.tables, nt)
     etag = '"fp-' + hashlib.sha256(f"{site_id}|{label}|{query['type']}|{version}".encode()).hexdigest()[:32] + '"'

@@ -25,7 +25,7 @@ from wp_bridge.schools import list_schools, require_school
 from ..errors import ApiError
 from ..rights import Rights
 from ..runtime import db, runtime
-from . import json_body, responds, with_site, write_transaction
+from . import json_body, responds, with_site, write_transaction, year_param
 
 blp = Blueprint("offerings", __name__, url_prefix="/api/v1",
                 description="Offerings of a school per school year, with the rights of school admins enforced")
@@ -74,13 +74,6 @@ class OfferingListSchema(Schema):
 
 class YearQuerySchema(Schema):
     year = fields.String(load_default="current", metadata={"description": "current, next or a school-year label"})
-
-
-def _year(value, access) -> tuple[str, str]:
-    try:
-        return resolve_year(value, access.site.current_school_year)
-    except ValueError as exc:
-        raise ApiError(422, "validation_failed", str(exc), errors=[{"field": "year", "message": str(exc)}]) from None
 
 
 def _rights(access) -> Rights:
@@ -137,7 +130,7 @@ class Offerings(MethodView):
     @responds(blp, 200, OfferingListSchema)
     def get(self, query, site_id, school_id, access):
         """The school's offerings in display order, each with the fields the caller may change now."""
-        year, label = _year(query["year"], access)
+        year, label = year_param(query["year"], access)
         rights = _rights(access)
         school = _visible_school(access, rights, school_id)
         rows = school_offerings(db(), access.tables, runtime().network_tables, school_id, label, school["type"])
@@ -159,7 +152,7 @@ class Offerings(MethodView):
             errors.append({"field": "year", "message": "required: current, next or a school-year label"})
         if errors:
             raise ApiError(422, "validation_failed", "invalid request: " + ", ".join(e["field"] for e in errors), errors=errors)
-        year, label = _year(body["year"], access)
+        year, label = year_param(body["year"], access)
         rights = _rights(access)
         school = _visible_school(access, rights, school_id)
         catalogue = get_admgr(db(), runtime().network_tables, code)
@@ -264,7 +257,7 @@ def add_anderstalige_nieuwkomers(site_id, access):
         chosen = []
     if errors:
         raise ApiError(422, "validation_failed", "; ".join(e["message"] for e in errors), errors=errors)
-    labels = [_year(y, access)[1] for y in dict.fromkeys(years_in)]
+    labels = [year_param(y, access)[1] for y in dict.fromkeys(years_in)]
     with write_transaction() as conn:
         counts = add_an(conn, access.tables, site_id, access.actor(), [s["id"] for s in chosen], labels)
     rows = [{"school_id": s["id"], "name": s["name"], **counts[s["id"]]} for s in chosen]

@@ -17,8 +17,7 @@ from wp_bridge.schools import list_schools
 
 from ..errors import ApiError
 from ..runtime import db, runtime
-from . import json_body, responds, with_site, write_transaction
-from .offerings import _year
+from . import json_body, responds, with_site, write_transaction, year_param
 
 blp = Blueprint("ov", __name__, url_prefix="/api/v1",
                 description="Onderwijs Vlaanderen's offering next to the site's (green: only OV; red: only the site)")
@@ -39,7 +38,7 @@ class ExportQuery(Schema):
 
 def _comparison(access, year_value: str, school_id: int | None = None, only_differences: bool = False) -> dict:
     conn, nt = db(), runtime().network_tables
-    _kind, label = _year(year_value, access)
+    _kind, label = year_param(year_value, access)
     schools, site_codes = school_inputs(conn, access.tables, label, school_id)
     if school_id is None:
         index, covered, names = load_index(conn, nt, ov_schooljaar(label))
@@ -167,7 +166,7 @@ def apply(site_id, school_id, access):
                                   for c in wrong_remove]))
     if body.get("dry_run"):
         return {"dry_run": True, "would_add": sorted(set(add)), "would_remove": sorted(set(remove)), "school": before}
-    _kind, label = _year(body["year"], access)
+    _kind, label = year_param(body["year"], access)
     with write_transaction() as conn:
         apply_changes(conn, access.tables, site_id, access.actor(source="ov-sync"), school_id, label,
                       sorted(set(add)), sorted(set(remove)))
