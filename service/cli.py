@@ -6,6 +6,7 @@ import argparse
 import datetime as dt
 import logging
 import os
+import subprocess
 import sys
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -45,6 +46,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--db", default="lop-sidecar-demo.sqlite", help="SQLite file (default ./lop-sidecar-demo.sqlite)")
     p.add_argument("--bind", default="127.0.0.1:8000", help="address to listen on (default 127.0.0.1:8000)")
     p.add_argument("--no-serve", action="store_true", help="only create the database and print the commands")
+    p.add_argument("--no-scheduler", action="store_true", help="do not start a scheduler process beside the API")
 
     p = sub.add_parser("sites", help="list WordPress sites; enable or disable them as LOP sites",
                        description="Which WordPress sites are LOP sites.")
@@ -198,12 +200,21 @@ def cmd_demo(args) -> int:
     print(f"  curl -s {url}/api/v1/health")
     if args.no_serve:
         return 0
+    print("  lop-sidecar call GET /api/v1/jobs    # the scheduler runs beside the demo; POST …/jobs/JOB/runs queues a run")
     print(f"\nServing on {url} (Ctrl-C stops)\n", flush=True)
     from . import create_app
     from .server import configure_logging, serve
 
     configure_logging()
-    serve(lambda: create_app(config), bind=args.bind, workers=2, threads=4)
+    scheduler = None
+    if not args.no_scheduler:
+        scheduler = subprocess.Popen([sys.executable, "-m", "service.cli", "scheduler"], env=env)
+    try:
+        serve(lambda: create_app(config), bind=args.bind, workers=2, threads=4)
+    finally:
+        if scheduler is not None:
+            scheduler.terminate()
+            scheduler.wait(timeout=60)
     return 0
 
 

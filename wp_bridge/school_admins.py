@@ -16,7 +16,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, update
 from rules.emails import login_candidate, nicename_candidate, unique
 
 from .audit import Actor, Change, write_audit
-from .db import utcnow
+from .db import is_mysql, utcnow
 from .php_serialize import PhpSerializeError, serialize, unserialize
 from .sites import WpSite
 from .tables import NetworkTables, SiteTables
@@ -54,9 +54,11 @@ def users_by_email(conn: Connection, network, emails: list[str]) -> dict[str, in
     users = network.core.users
     found: dict[str, int] = {}
     lowered = sorted({e.lower() for e in emails})
+    # MySQL compares without case in WordPress's collation and can use the user_email index; SQLite cannot.
+    column = users.c.user_email if is_mysql(conn) else func.lower(users.c.user_email)
     for chunk in _chunks(lowered):
         for user_id, email in conn.execute(select(users.c.ID, users.c.user_email)
-                                           .where(func.lower(users.c.user_email).in_(chunk)).order_by(users.c.ID)):
+                                           .where(column.in_(chunk)).order_by(users.c.ID)):
             found.setdefault(email.lower(), int(user_id))
     return found
 
