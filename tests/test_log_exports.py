@@ -138,6 +138,18 @@ def test_xlsx_parts_are_well_formed(client, rt, users, school):
     assert isinstance(sheet["A2"].value, dt.datetime)
 
 
+def test_local_times_in_exports_follow_daylight_saving(rt, users):
+    from service.api.log import log_rows
+
+    tz = rt.config.tz
+    stamps = [dt.datetime(2027, 3, 28, 0, 59, 59), dt.datetime(2027, 3, 28, 1, 0, 0),  # spring change at 01:00 UTC
+              dt.datetime(2027, 10, 31, 0, 59, 59), dt.datetime(2027, 10, 31, 1, 0, 0)]  # autumn change
+    rows = [(n, stamp, 1, "x", "r", None, "api", None, "e", None, "a", None, None, None, None) for n, stamp in enumerate(stamps)]
+    local = [row[0] for row in log_rows(rows, tz, {}, {})]
+    assert local == [stamp.replace(tzinfo=dt.timezone.utc).astimezone(tz).replace(tzinfo=None) for stamp in stamps]
+    assert [t.hour for t in local] == [1, 3, 2, 2]
+
+
 def test_export_streams_in_keyset_batches(rt, users, school):
     from sqlalchemy import event
 

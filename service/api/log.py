@@ -120,10 +120,15 @@ def log_rows(rows, tz, people: dict, schools: dict):
     """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from ``wp_bridge.audit_read.names``."""
     utc = dt.timezone.utc
     nobody = ("", "")
+    offsets: dict[dt.datetime, dt.timedelta] = {}  # the local offset only changes on the hour (UTC)
     for (_id, occurred, user_id, login, role, switched_id, source, school_id, entity, entity_id, action, field, old,
          new, request_id) in rows:
         occurred = occurred.replace(microsecond=0)
-        yield (occurred.replace(tzinfo=utc).astimezone(tz).replace(tzinfo=None), occurred, login,
+        hour = occurred.replace(minute=0, second=0)
+        offset = offsets.get(hour)
+        if offset is None:
+            offset = offsets[hour] = hour.replace(tzinfo=utc).astimezone(tz).utcoffset()
+        yield (occurred + offset, occurred, login,
                people.get(user_id, nobody)[1], role, people.get(switched_id, nobody)[0] if switched_id else None,
                source, school_id, schools.get(school_id), entity, entity_id, action, field, old, new, request_id)
 
