@@ -288,7 +288,7 @@ def cmd_log(args) -> int:
     import gzip
 
     from rules.spreadsheet import csv_chunks
-    from wp_bridge.audit_read import LogFilter, delete_archived, names, stream
+    from wp_bridge.audit_read import LogFilter, NameBook, delete_archived, stream
     from wp_bridge.tables import site_tables
 
     from .api.log import LOG_COLUMNS, log_rows
@@ -319,11 +319,12 @@ def cmd_log(args) -> int:
             max_id = max(max_id, int(row[0]))
             yield row
 
-    people, schools = names(rt.engine, tables, rt.network.core)
-    rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until)))
+    book = NameBook(rt.engine, tables, rt.network.core)
+    rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until), names=book))
     with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
         for chunk in csv_chunks(["Log-ID"] + [c.heading for c in LOG_COLUMNS],
-                                ((row[0], *next(log_rows([row], rt.config.tz, people, schools))) for row in rows)):
+                                ((row[0], *next(log_rows([row], rt.config.tz, book.people, book.schools)))
+                                 for row in rows)):
             archive.write(chunk)
         archive.flush()
         raw.flush()

@@ -67,22 +67,37 @@ def page(conn: Connection, t: SiteTables, core: CoreGlobalTables, f: LogFilter, 
     return rows, (int(rows[-1].id) if more else None)
 
 
-def names(engine: Engine, t: SiteTables, core: CoreGlobalTables) -> tuple[dict[int, tuple[str, str]], dict[int, str]]:
-    """(user id -> (login, display name), school id -> name) for the people and schools a site's log names:
-    an export looks names up here instead of joining them into a million rows."""
-    log, users = t.audit_log, core.users
-    with engine.connect() as conn:
-        ids = select(log.c.user_id).distinct().union(select(log.c.switched_from_user_id).distinct()).subquery()
-        people = {int(i): (login, name) for i, login, name in conn.execute(
-            select(users.c.ID, users.c.user_login, users.c.display_name).where(users.c.ID.in_(select(ids.c[0]))))}
-        schools = {int(i): name for i, name in conn.execute(select(t.schools.c.id, t.schools.c.name))}
-    return people, schools
+class NameBook:
+    """Display names for an export: schools loaded at once (a site has a few hundred), people looked up in bulk
+    as the batches of a streamed export name them — never a join into every row, never a scan up front."""
+
+    def __init__(self, engine: Engine, t: SiteTables, core: CoreGlobalTables):
+        self.users = core.users
+        self.people: dict[int, tuple[str, str]] = {}
+        with engine.connect() as conn:
+            self.schools = {int(i): name for i, name in conn.execute(select(t.schools.c.id, t.schools.c.name))}
+
+    def learn(self, rows: list, conn: Connection) -> None:
+        """Load the people of a batch of stream rows (user and switched-from columns) not seen yet, on the
+        stream's own connection (SQLite lets one connection at a time hold the database)."""
+        wanted = {r[2] for r in rows} | {r[5] for r in rows if r[5] is not None}
+        missing = sorted(wanted - self.people.keys())
+        if not missing:
+            return
+        users = self.users
+        for start in range(0, len(missing), 1000):
+            for i, login, name in conn.execute(select(users.c.ID, users.c.user_login, users.c.display_name)
+                                               .where(users.c.ID.in_(missing[start:start + 1000]))):
+                self.people[int(i)] = (login, name)
+        for user_id in missing:
+            self.people.setdefault(user_id, ("", ""))
 
 
 def stream(engine: Engine, t: SiteTables, core: CoreGlobalTables, f: LogFilter, *, before_id: int | None = None,
-           batch: int = EXPORT_BATCH) -> Iterator:
-    """Every matching log row (without names, see ``names``) newest first, in keyset batches on a connection
-    of its own: memory stays flat and the first rows are ready after the first batch."""
+           batch: int = EXPORT_BATCH, names: NameBook | None = None) -> Iterator:
+    """Every matching log row (STREAM_COLUMNS, without names) newest first, in keyset batches on a connection
+    of its own: memory stays flat and the first rows are ready after the first batch. ``names`` learns the
+    people of each batch before its rows are yielded."""
     log = t.audit_log
     query = _filtered(select(*[log.c[name] for name in STREAM_COLUMNS]), log, f).order_by(log.c.id.desc()).limit(batch)
     sqlite = engine.dialect.name == "sqlite"
@@ -95,6 +110,8 @@ def stream(engine: Engine, t: SiteTables, core: CoreGlobalTables, f: LogFilter, 
             result.close()
             if sqlite:
                 rows = [(r[0], dt.datetime.fromisoformat(r[1]), *r[2:]) for r in rows]
+            if names is not None:
+                names.learn(rows, conn)
             yield from rows
             if len(rows) < batch:
                 return

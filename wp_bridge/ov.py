@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import Connection, delete, func, select, tuple_
+from sqlalchemy import Connection, delete, func, literal, null, select, tuple_, union_all
 
 from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
 
@@ -43,23 +43,27 @@ def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *, location
                codes: set[int] | None = None) -> tuple[dict, set[int], dict[int, str]]:
     """((instellingsnummer, vestigingsnummer) -> codes) for one school year, the codes OV lists at all, and
     OV's description of each code. With ``locations`` (one school), only those locations are read, and of
-    ``codes`` (the school's own) only whether OV lists them anywhere: a few indexed lookups, not the snapshot."""
+    ``codes`` (the school's own) only whether OV lists them anywhere — one query, not the snapshot."""
     o = nt.ov_offerings
     index: dict[tuple[int, int], set[int]] = defaultdict(set)
     names: dict[int, str] = {}
     covered: set[int] = set()
-    query = select(o.c.instellingsnummer, o.c.vestigingsnummer, o.c.admgr_code, o.c.description, o.c.schooljaar)
+    rows = select(o.c.instellingsnummer, o.c.vestigingsnummer, o.c.admgr_code, o.c.description, o.c.schooljaar)
     if locations is not None:
         if not locations:
             return index, covered, names
-        query = query.where(tuple_(o.c.instellingsnummer, o.c.vestigingsnummer).in_(locations))
-    for inst, vest, code, description, year in conn.execute(query):
+        rows = rows.where(tuple_(o.c.instellingsnummer, o.c.vestigingsnummer).in_(locations))
+        if codes:  # the school's own codes that OV lists for any school: as rows without a location
+            listed = (select(null(), null(), o.c.admgr_code, literal(""), null())
+                      .where(o.c.admgr_code.in_(sorted(codes))).distinct())
+            rows = union_all(rows, listed)
+    for inst, vest, code, description, year in conn.execute(rows):
         covered.add(code)
+        if inst is None:
+            continue
         names.setdefault(code, description)
         if year == schooljaar:
             index[(inst, vest)].add(code)
-    if locations is not None and codes:
-        covered |= set(conn.execute(select(o.c.admgr_code).where(o.c.admgr_code.in_(sorted(codes))).distinct()).scalars())
     return index, covered, names
 
 

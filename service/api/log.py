@@ -9,7 +9,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rules.roles import MANAGERS
-from wp_bridge.audit_read import LogFilter, names, page, stream
+from wp_bridge.audit_read import LogFilter, NameBook, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
@@ -117,7 +117,7 @@ LOG_COLUMNS = [
 
 
 def log_rows(rows, tz, people: dict, schools: dict):
-    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from ``wp_bridge.audit_read.names``."""
+    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps."""
     utc = dt.timezone.utc
     nobody = ("", "")
     offsets: dict[dt.datetime, dt.timedelta] = {}  # the local offset only changes on the hour (UTC)
@@ -141,7 +141,8 @@ def log_export(query, site_id, access):
     """The whole (filtered) log newest first, streamed as CSV (UTF-8 with BOM, ``;``, CRLF) or XLSX."""
     rt = runtime()
     release_db()
-    people, schools = names(rt.engine, access.tables, rt.network.core)
-    rows = stream(rt.engine, access.tables, rt.network.core, _filter(query))
+    book = NameBook(rt.engine, access.tables, rt.network.core)
+    rows = stream(rt.engine, access.tables, rt.network.core, _filter(query), names=book)
     filename = f"logbestand-site{site_id}-{rt.today().isoformat()}"
-    return download(filename, query["format"], "Logbestand", LOG_COLUMNS, log_rows(rows, rt.config.tz, people, schools))
+    return download(filename, query["format"], "Logbestand", LOG_COLUMNS,
+                    log_rows(rows, rt.config.tz, book.people, book.schools))
