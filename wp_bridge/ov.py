@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from collections import defaultdict
 
-from sqlalchemy import Connection, delete, func, literal, null, select, tuple_, union_all
+from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
 
@@ -39,11 +39,11 @@ def replace_snapshot(conn: Connection, nt: NetworkTables, offerings: list[OvOffe
         conn.execute(nt.ov_offerings.insert(), rows[start:start + CHUNK])
 
 
-def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *, locations: list[tuple[int, int]] | None = None,
-               codes: set[int] | None = None) -> tuple[dict, set[int], dict[int, str]]:
+def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *,
+               locations: list[tuple[int, int]] | None = None) -> tuple[dict, set[int], dict[int, str]]:
     """((instellingsnummer, vestigingsnummer) -> codes) for one school year, the codes OV lists at all, and
-    OV's description of each code. With ``locations`` (one school), only those locations are read, and of
-    ``codes`` (the school's own) only whether OV lists them anywhere — one query, not the snapshot."""
+    OV's description of each code. With ``locations`` (one school) only those rows are read, and the codes
+    OV lists at all come from ``covered_codes``."""
     o = nt.ov_offerings
     index: dict[tuple[int, int], set[int]] = defaultdict(set)
     names: dict[int, str] = {}
@@ -52,19 +52,32 @@ def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *, location
     if locations is not None:
         if not locations:
             return index, covered, names
-        rows = rows.where(tuple_(o.c.instellingsnummer, o.c.vestigingsnummer).in_(locations))
-        if codes:  # the school's own codes that OV lists for any school: as rows without a location
-            listed = (select(null(), null(), o.c.admgr_code, literal(""), null())
-                      .where(o.c.admgr_code.in_(sorted(codes))).distinct())
-            rows = union_all(rows, listed)
+        # OR of pairs rather than a row-constructor IN: MariaDB uses the location index only for the former
+        rows = rows.where(or_(*[and_(o.c.instellingsnummer == inst, o.c.vestigingsnummer == vest)
+                                for inst, vest in sorted(set(locations))]))
+        covered = set(covered_codes(conn, nt))
     for inst, vest, code, description, year in conn.execute(rows):
         covered.add(code)
-        if inst is None:
-            continue
         names.setdefault(code, description)
         if year == schooljaar:
             index[(inst, vest)].add(code)
     return index, covered, names
+
+
+_covered: dict[tuple, frozenset[int]] = {}
+
+
+def covered_codes(conn: Connection, nt: NetworkTables) -> frozenset[int]:
+    """Every code OV lists for any school. It changes only with a new snapshot, so each process keeps it per
+    snapshot time (one indexed MAX per call to check)."""
+    o = nt.ov_offerings
+    key = (id(conn.engine), o.name, snapshot_time(conn, nt))
+    codes = _covered.get(key)
+    if codes is None:
+        codes = frozenset(conn.execute(select(o.c.admgr_code).distinct()).scalars())
+        _covered.clear()  # only the newest snapshot matters
+        _covered[key] = codes
+    return codes
 
 
 def index_from(offerings: list[OvOffering], schooljaar: int) -> tuple[dict, set[int], dict[int, str]]:

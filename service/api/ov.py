@@ -48,7 +48,7 @@ def _comparison(access, year_value: str, school_id: int | None = None, only_diff
             raise ApiError(404, "school_not_found", f"school {school_id} does not exist on this site")
         codes = site_codes[school_id]
         locations = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in schools[0]["vestigingen"]]
-        index, covered, names = load_index(conn, nt, ov_schooljaar(label), locations=locations, codes=codes)
+        index, covered, names = load_index(conn, nt, ov_schooljaar(label), locations=locations)
         catalogue = catalogue_info(conn, nt, codes.union(*index.values()))
     schools = compare_schools(schools, site_codes, catalogue, index, covered, names)
     if only_differences:
