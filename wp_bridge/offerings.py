@@ -215,8 +215,11 @@ def public_rows(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -
     """What the public table shows of one school year: the offerings as plain tuples (school_id, code,
     capacity, free_places, suffix, extra_info, dates) and the catalogue entries of their codes. Only
     the columns it shows are read: this is the hottest read of registration week."""
+    result = conn.execute(_public_query(t), {"year": year})
+    fetched = result.cursor.fetchall()  # plain driver tuples: SQLAlchemy rows cost more than the rest here
+    result.close()
     rows = [(int(s), c, cap, free, suffix, info, json.loads(dates) if dates else None)
-            for s, c, cap, free, suffix, info, dates in conn.execute(_public_query(t), {"year": year})]
+            for s, c, cap, free, suffix, info, dates in fetched]
     codes = {row[1] for row in rows}
     a = nt.admgr
     programmes = {
