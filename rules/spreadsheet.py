@@ -12,6 +12,7 @@ from decimal import Decimal
 EXCEL_MAX_ROWS = 1_048_576
 BOM = "\ufeff"
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_FORMULA_FIRST = frozenset(_FORMULA_START)
 
 
 def safe_cell(value):
@@ -46,8 +47,11 @@ def csv_chunks(header: list[str], rows: Iterable[Iterable], rows_per_chunk: int 
     writer.writerow([csv_value(h) for h in header])
     count = 0
     for row in rows:
-        # ints and None need no conversion (the csv module writes them as such): skip the call for them
-        writer.writerow([v if v is None or type(v) is int else csv_value(v) for v in row])
+        # The common cells inline (this loop runs for every cell of a million-row export): None and ints as
+        # the csv module writes them, texts with the formula guard of csv_value; everything else through it.
+        writer.writerow([v if v is None or (kind := type(v)) is int
+                         else ("'" + v if v[:1] in _FORMULA_FIRST else v) if kind is str
+                         else csv_value(v) for v in row])
         count += 1
         if count % rows_per_chunk == 0:
             yield buffer.getvalue().encode("utf-8")
