@@ -7,9 +7,7 @@ from collections.abc import Iterable, Mapping
 
 from .offerings import AN_ADMGR
 from .rights import FIRST_YEAR_TYPE, rights_type
-from .sorting import primary_sort_key, so_sort_key
-
-SECONDARY = ("SO", "BuSO")
+from .sorting import display_key
 
 # (school_id, admgr_code, capacity, free_places, suffix, extra_info, dates) — dates as a parsed list
 Row = tuple[int, int, int | None, int | None, str | None, str | None, list | None]
@@ -19,15 +17,14 @@ def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mappin
                 type_filter: str | None) -> list[dict]:
     """``programmes`` maps a code to ``{"name", "onderwijsvorm", "graad", "leerjaar"}``. The sort key of a
     code is computed once, not once per school."""
-    keys: dict[tuple[bool, int], tuple] = {}
+    keys: dict[tuple[str, int], tuple] = {}
 
-    def key(secondary: bool, code: int) -> tuple:
-        cached = keys.get((secondary, code))
+    def key(school_type: str, code: int) -> tuple:
+        cached = keys.get((school_type, code))
         if cached is None:
             p = programmes.get(code) or {}
-            cached = keys[(secondary, code)] = (
-                so_sort_key(p.get("onderwijsvorm"), p.get("graad"), p.get("leerjaar"), p.get("name"), code)
-                if secondary else primary_sort_key(p.get("leerjaar"), p.get("name"), code))
+            cached = keys[(school_type, code)] = display_key(
+                school_type, p.get("onderwijsvorm"), p.get("graad"), p.get("leerjaar"), p.get("name"), code)
         return cached
 
     by_school: dict[int, list[Row]] = {}
@@ -41,10 +38,9 @@ def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mappin
                 continue
         elif type_filter is not None and school_type != type_filter:
             continue
-        secondary = school_type in SECONDARY
         columns, an = [], None
         for _school, code, capacity, free, suffix, extra_info, dates in sorted(
-                by_school.get(school["id"], ()), key=lambda r: key(secondary, r[1])):
+                by_school.get(school["id"], ()), key=lambda r: key(school_type, r[1])):
             if code == AN_ADMGR:
                 an = {"capacity": capacity, "free_places": free}
                 continue

@@ -38,3 +38,15 @@ def so_sort_key(onderwijsvorm: str | None, graad: int | None, leerjaar: int | No
 
 def primary_sort_key(leerjaar: int | None, name: str | None, code: int) -> tuple:
     return (_number_key(leerjaar), fold(name), name or "", code)
+
+
+SECONDARY_TYPES = ("SO", "BuSO")
+
+
+def display_key(school_type: str, onderwijsvorm: str | None, graad: int | None, leerjaar: int | None,
+                name: str | None, code: int) -> tuple:
+    """A programme's place in its school's list: the SO sort for secondary schools, leerjaar order for
+    primary ones."""
+    if school_type in SECONDARY_TYPES:
+        return (0, so_sort_key(onderwijsvorm, graad, leerjaar, name, code))
+    return (1, primary_sort_key(leerjaar, name, code))

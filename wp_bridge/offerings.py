@@ -9,16 +9,14 @@ from decimal import Decimal
 
 from sqlalchemy import Connection, String, bindparam, cast, func, select, union_all
 
+from rules import sorting
 from rules.offerings import AN_ADMGR, AN_NAME, EDITABLE_FIELDS
 from rules.rights import rights_type
-from rules.sorting import primary_sort_key, so_sort_key
 
 from .audit import Actor, Change, write_audit
 from .db import utcnow
 from .errors import Conflict, DataError, NotFound
 from .tables import NetworkTables, SiteTables
-
-SO_TYPES = ("SO", "BuSO")
 
 
 class VersionConflict(DataError):
@@ -63,11 +61,9 @@ def _json(row) -> dict:
 
 
 def display_key(offering: dict, school_type: str):
-    """Display order: the SO sort for secondary schools, leerjaar order for primary ones."""
-    if school_type in SO_TYPES:
-        return (0, so_sort_key(offering["onderwijsvorm"], offering["graad"], offering["leerjaar"],
-                               offering["name"], offering["admgr_code"]))
-    return (1, primary_sort_key(offering["leerjaar"], offering["name"], offering["admgr_code"]))
+    """An offering's place in its school's list (rules.sorting.display_key)."""
+    return sorting.display_key(school_type, offering["onderwijsvorm"], offering["graad"], offering["leerjaar"],
+                               offering["name"], offering["admgr_code"])
 
 
 def school_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, year: str,
