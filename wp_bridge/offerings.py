@@ -148,6 +148,12 @@ def add_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: in
     return created
 
 
+def deletion(row, school_id: int) -> Change:
+    """The log row of an offering deleted with its school or by the OV apply: every number it had."""
+    return Change("offering", "delete", int(row["id"]), school_id,
+                  old={k: row[k] for k in ("school_year", "admgr_code", *EDITABLE_FIELDS)})
+
+
 def delete_offering(conn: Connection, t: SiteTables, site_id: int, actor: Actor, current: dict,
                     expected_version: int | None) -> None:
     o = t.offerings

@@ -12,6 +12,7 @@ from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
 from .audit import Change, write_audit
 from .catalogue import fold_words, upsert
 from .db import utcnow
+from .offerings import deletion
 from .schools import list_schools
 from .tables import NetworkTables
 
@@ -172,9 +173,7 @@ def apply_changes(conn: Connection, t, site_id: int, actor, school_id: int, labe
         gone = conn.execute(select(o).where(o.c.school_id == school_id, o.c.school_year == label,
                                             o.c.admgr_code.in_(remove))).mappings().all()
         conn.execute(delete(o).where(o.c.id.in_([row["id"] for row in gone])))
-        changes += [Change("offering", "delete", int(row["id"]), school_id, old={
-            k: row[k] for k in ("school_year", "admgr_code", "capacity", "free_places", "enrolled", "indicator_pct",
-                                "suffix", "extra_info", "dates")}) for row in gone]
+        changes += [deletion(row, school_id) for row in gone]
     if add:
         conn.execute(o.insert(), [{"school_id": school_id, "school_year": label, "admgr_code": code, "version": 1,
                                    "created_at": now, "updated_at": now} for code in add])

@@ -12,6 +12,7 @@ from rules.schools import format_instellingsnummer
 from .audit import Actor, Change, write_audit
 from .db import utcnow
 from .errors import Conflict, NotFound
+from .offerings import deletion
 from .tables import SiteTables
 
 Vestiging = tuple[int, int]  # (instellingsnummer, vestigingsnummer)
@@ -165,13 +166,7 @@ def delete_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, s
     admins = conn.execute(
         select(func.count()).select_from(t.school_admins).where(t.school_admins.c.school_id == school_id)
     ).scalar_one()
-    changes = [
-        Change("offering", "delete", int(o["id"]), school_id, old={
-            k: o[k] for k in ("school_year", "admgr_code", "capacity", "free_places", "enrolled",
-                              "indicator_pct", "suffix", "extra_info", "dates")
-        })
-        for o in offerings
-    ]
+    changes = [deletion(o, school_id) for o in offerings]
     changes.append(Change("school", "delete", school_id, school_id,
                           old={**_audit_view(school), "admins_unlinked": admins}))
     for table in (t.offerings, t.school_admins, t.vestigingen):
