@@ -18,7 +18,7 @@ from wp_bridge.migrations import SITE_SCHEMA_VERSION
 from wp_bridge.nonces import remember_nonce
 from wp_bridge.sites import WpSite
 from wp_bridge.tables import SiteTables, site_tables
-from wp_bridge.users import WpUser, load_site_and_user
+from wp_bridge.users import WpUser, load_site_and_user, load_user, roles_on_all_sites
 
 from .errors import ApiError
 from .runtime import db, runtime
@@ -135,6 +135,28 @@ class SiteAccess:
             switched_from_user_id=self.switched_from,
             request_id=g.get("request_id"),
         )
+
+
+@dataclass(frozen=True)
+class NetworkCaller:
+    """The caller on routes not tied to one site."""
+
+    user: WpUser
+    operator: bool
+
+    def roles(self) -> dict[int, Role]:
+        """The caller's role per site (not counting operator rights)."""
+        rt = runtime()
+        return roles_on_all_sites(db(), rt.network, self.user, rt.config.role_slugs)
+
+
+def network_caller(refusal: str) -> NetworkCaller:
+    """Who calls, across the network; 403 with ``refusal`` for the site itself (user 0) and unknown users."""
+    rt, conn, who = runtime(), db(), caller()
+    user = load_user(conn, rt.network, who.user_id) if who.user_id else None
+    if user is None:
+        raise ApiError(403, "forbidden", refusal)
+    return NetworkCaller(user, user.login in rt.network.super_admin_logins(conn))
 
 
 def site_access(site_id: int) -> SiteAccess:

@@ -19,9 +19,8 @@ from wp_bridge.job_runs import (
     run_json,
 )
 from wp_bridge.locks import named_lock
-from wp_bridge.users import load_user, roles_on_all_sites
 
-from ..auth import caller
+from ..auth import caller, network_caller
 from ..errors import ApiError
 from ..runtime import db, runtime
 from . import json_body, responds, write_transaction
@@ -63,14 +62,10 @@ class RunsQuerySchema(Schema):
 
 def _who() -> tuple[bool, set[int]]:
     """(is operator, the sites where the caller is LOP expert); 403 for anyone else."""
-    rt, conn, who = runtime(), db(), caller()
-    user = load_user(conn, rt.network, who.user_id) if who.user_id else None
-    if user is None:
-        raise ApiError(403, "forbidden", "only operators and LOP experts see jobs")
-    if user.login in rt.network.super_admin_logins(conn):
+    who = network_caller("only operators and LOP experts see jobs")
+    if who.operator:
         return True, set()
-    expert_sites = {site for site, role in roles_on_all_sites(conn, rt.network, user, rt.config.role_slugs).items()
-                    if role is Role.LOP_EXPERT}
+    expert_sites = {site for site, role in who.roles().items() if role is Role.LOP_EXPERT}
     if not expert_sites:
         raise ApiError(403, "forbidden", "only operators and LOP experts see jobs")
     return False, expert_sites

@@ -22,9 +22,8 @@ from wp_bridge.job_runs import active_run, freshest_scheduler
 from wp_bridge.options import get_option
 from wp_bridge.school_admins import add_admins, remove_admin, school_stats, users_by_email
 from wp_bridge.schools import list_schools, require_school
-from wp_bridge.users import load_user
 
-from ..auth import caller
+from ..auth import caller, network_caller
 from ..errors import ApiError
 from ..mails import welcome_mail
 from ..runtime import db, runtime
@@ -137,11 +136,9 @@ class OutboxQuery(Schema):
 @responds(blp, 200)
 def outbox(query):
     """Queued, sent and failed mails (operators), newest first; bodies are left out."""
-    rt, conn, who = runtime(), db(), caller()
-    user = load_user(conn, rt.network, who.user_id) if who.user_id else None
-    if user is None or user.login not in rt.network.super_admin_logins(conn):
+    if not network_caller("only operators see the mail outbox").operator:
         raise ApiError(403, "forbidden", "only operators see the mail outbox")
-    o = rt.network_tables.mail_outbox
+    o = runtime().network_tables.mail_outbox
     statement = select(o.c.id, o.c.site_id, o.c.to_address, o.c.subject, o.c.status, o.c.attempts, o.c.next_attempt_at,
                        o.c.last_error, o.c.created_at, o.c.sent_at).order_by(o.c.id.desc()).limit(query["limit"])
     if query["status"]:
@@ -152,7 +149,7 @@ def outbox(query):
 
     return {"mails": [{"id": int(r.id), "site": r.site_id, "to": r.to_address, "subject": r.subject, "status": r.status,
                        "attempts": r.attempts, "next_attempt_at": iso(r.next_attempt_at), "last_error": r.last_error,
-                       "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)} for r in conn.execute(statement)]}
+                       "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)} for r in db().execute(statement)]}
 
 
 # --- the Excel template and the bulk import ----------------------------------------------------
