@@ -323,8 +323,7 @@ def cmd_log(args) -> int:
     rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until), names=book))
     with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
         for chunk in csv_chunks(["Log-ID"] + [c.heading for c in LOG_COLUMNS],
-                                ((row[0], *next(log_rows([row], rt.config.tz, book.people, book.schools)))
-                                 for row in rows)):
+                                log_rows(rows, rt.config.tz, book.people, book.schools, with_id=True)):
             archive.write(chunk)
         archive.flush()
         raw.flush()

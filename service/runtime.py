@@ -51,8 +51,3 @@ def close_db(_exc=None) -> None:
     if conn is not None:
         conn.close()
 
-
-def release_db() -> None:
-    """End the request's transaction and give its connection back before a long streamed response, so that
-    the stream's own connection is not blocked by it (SQLite) and the pool is not held for the download."""
-    close_db()

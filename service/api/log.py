@@ -13,7 +13,7 @@ from wp_bridge.audit_read import LogFilter, NameBook, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
-from ..runtime import db, release_db, runtime
+from ..runtime import close_db, db, runtime
 from . import responds, with_site
 
 blp = Blueprint("log", __name__, url_prefix="/api/v1", description="The audit log of a LOP site")
@@ -116,8 +116,9 @@ LOG_COLUMNS = [
 ]
 
 
-def log_rows(rows, tz, people: dict, schools: dict):
-    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps."""
+def log_rows(rows, tz, people: dict, schools: dict, *, with_id: bool = False):
+    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps. ``with_id``
+    puts the log id first (the prune archive)."""
     utc = dt.timezone.utc
     nobody = ("", "")
     offsets: dict[dt.datetime, dt.timedelta] = {}  # the local offset only changes on the hour (UTC)
@@ -128,7 +129,7 @@ def log_rows(rows, tz, people: dict, schools: dict):
         offset = offsets.get(hour)
         if offset is None:
             offset = offsets[hour] = hour.replace(tzinfo=utc).astimezone(tz).utcoffset()
-        yield (occurred + offset, occurred, login,
+        yield (*((_id,) if with_id else ()), occurred + offset, occurred, login,
                people.get(user_id, nobody)[1], role, people.get(switched_id, nobody)[0] if switched_id else None,
                source, school_id, schools.get(school_id), entity, entity_id, action, field, old, new, request_id)
 
@@ -140,7 +141,7 @@ def log_rows(rows, tz, people: dict, schools: dict):
 def log_export(query, site_id, access):
     """The whole (filtered) log newest first, streamed as CSV (UTF-8 with BOM, ``;``, CRLF) or XLSX."""
     rt = runtime()
-    release_db()
+    close_db()  # end the request's transaction now: the stream reads on its own connection (SQLite: one writer)
     book = NameBook(rt.engine, access.tables, rt.network.core)
     rows = stream(rt.engine, access.tables, rt.network.core, _filter(query), names=book)
     filename = f"logbestand-site{site_id}-{rt.today().isoformat()}"
