@@ -15,6 +15,7 @@ import requests
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+SECRET = "bench-secret-0123456789abcdef"  # LOP_SHARED_SECRET of the servers and apps the benchmarks start
 MYSQL_URL = os.environ.get("LOP_BENCH_MYSQL_URL", "mysql+mysqlconnector://root@127.0.0.1:3306/")
 
 

@@ -16,39 +16,16 @@ import multiprocessing
 import threading
 import time
 
-from bench._common import fresh_mysql_database, percentile, served
+from bench._common import SECRET, fresh_mysql_database, percentile, served
+from bench._seed import SITE, seed_site
 from service.signing import sign_headers
-
-SECRET = "bench-secret-0123456789abcdef"
 
 
 def seed(url: str) -> tuple[int, int]:
-    import datetime as dt
-
-    from service.demo import _add_user
-    from wp_bridge.audit import Actor
-    from wp_bridge.db import make_engine
-    from wp_bridge.php_serialize import serialize
-    from wp_bridge.schools import create_school
-    from wp_bridge.site_admin import enable_site
-    from wp_bridge.sites import Network
-    from wp_bridge.tables import site_tables
-    from wp_bridge.wp_install import add_site, install_network
-
-    engine, network = make_engine(url), Network("wp_")
-    with engine.begin() as conn:
-        install_network(conn, network)
-        add_site(conn, network, 2, domain="localhost", path="/lop/", name="LOP Bench")
-    enable_site(engine, network, 2, dt.date.today())
-    with engine.begin() as conn:
-        expert = _add_user(conn, network, "bench.expert", "Bench Expert", {2: "administrator"})
-        conn.execute(network.core.sitemeta.insert().values(site_id=1, meta_key="site_admins", meta_value=serialize(["nobody"])))
-        actor = Actor(user_id=0, user_login="", user_role="system", source="cli")
-        for n in range(20):
-            create_school(conn, site_tables("wp_2_"), 2, actor, name=f"School {n:02d}", type="SO",
-                          vestigingen=[(100000 + n, 1), (100000 + n, 2)])
+    """Site 2 with 20 schools (bench/_seed.py); returns the site and its LOP expert."""
+    engine, _network, info = seed_site(url, schools=20, offerings_per_school=1)
     engine.dispose()
-    return 2, expert
+    return SITE, info["expert"]
 
 
 def _client_process(host: str, port: int, path: str, signed_user: int | None, seconds: float, clients: int, queue):

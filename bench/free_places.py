@@ -13,15 +13,13 @@ import time
 
 from sqlalchemy import select
 
-from bench._common import fresh_mysql_database
+from bench._common import SECRET, fresh_mysql_database
 from bench._seed import SITE, seed_site
 from service import create_app
 from service.api import free_places as free_places_module
 from service.config import Config
 from service.signing import sign_headers
 from wp_bridge.tables import site_tables
-
-SECRET = "bench-secret-0123456789abcdef"
 
 
 def timed(fn, n: int) -> list[float]:

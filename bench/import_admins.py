@@ -14,15 +14,13 @@ import time
 from openpyxl import Workbook
 
 import wp_bridge.school_admins as school_admins
-from bench._common import fresh_mysql_database
+from bench._common import SECRET, fresh_mysql_database
 from bench._seed import SITE, seed_site
 from service import create_app
 from service.config import Config
 from service.signing import sign_headers
 from wp_bridge.db import utcnow
 from wp_bridge.options import set_option
-
-SECRET = "bench-secret-0123456789abcdef"
 
 
 def workbook(rows) -> bytes:

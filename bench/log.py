@@ -14,12 +14,10 @@ import resource
 import statistics
 import time
 
-from bench._common import fresh_mysql_database
+from bench._common import SECRET, fresh_mysql_database
 from bench._seed import SITE, seed_site
 from wp_bridge.db import utcnow
 from wp_bridge.tables import site_tables
-
-SECRET = "bench-secret-0123456789abcdef"
 
 
 def fill(engine, rows: int) -> None:

@@ -14,7 +14,7 @@ import time
 
 from sqlalchemy import select
 
-from bench._common import fresh_mysql_database
+from bench._common import SECRET, fresh_mysql_database
 from bench._seed import SITE, seed_site
 from rules.roles import Role
 from service import create_app
@@ -24,8 +24,6 @@ from service.signing import sign_headers
 from wp_bridge.audit import Actor
 from wp_bridge.offerings import get_offering, update_offering
 from wp_bridge.tables import network_tables, site_tables
-
-SECRET = "bench-secret-0123456789abcdef"
 
 
 def main() -> None:

@@ -14,10 +14,9 @@ import resource
 import statistics
 import time
 
-from bench._common import fresh_mysql_database
+from bench._common import SECRET, fresh_mysql_database
 
 BASE = "https://onderwijs.api.vlaanderen.be"
-SECRET = "bench-secret-0123456789abcdef"
 SITES, SCHOOLS, CODES = (2, 3, 4), 150, 60
 
 
