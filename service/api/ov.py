@@ -79,7 +79,7 @@ def export(query, site_id, access):
     summary.title = "Overzicht"
     summary.append(["School", "Instellingsnummer", "Gedekt door OV", "Op beide", "Enkel OV (ontbreekt op de site)",
                     "Enkel site (niet volgens OV)"])
-    numbers = {s["id"]: s for s in _schools(access)}
+    numbers = {s["id"]: s for s in list_schools(db(), access.tables)}
     used_titles: set[str] = {"Overzicht"}
     for school in data["schools"]:
         inst = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"])
@@ -113,10 +113,6 @@ def export(query, site_id, access):
     response.headers["Content-Disposition"] = (f'attachment; filename="ov-vergelijking-site{site_id}-'
                                                f'{data["school_year"]}.xlsx"')
     return response
-
-
-def _schools(access):
-    return list_schools(db(), access.tables)
 
 
 def _title(name: str, used: set[str]) -> str:
