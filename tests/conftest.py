@@ -221,6 +221,7 @@ class SmtpSink:
         self.messages: list = []
         self.delay = delay
         self.received = threading.Event()
+        self.data_started = threading.Event()  # a message is being received (set before the delay)
         sink = self
 
         class Handler:
@@ -228,6 +229,7 @@ class SmtpSink:
                 import asyncio
                 import email
 
+                sink.data_started.set()
                 if sink.delay:
                     await asyncio.sleep(sink.delay)
                 sink.messages.append(email.message_from_bytes(envelope.content))

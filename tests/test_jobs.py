@@ -403,6 +403,8 @@ def test_sigterm_during_a_run_stops_cleanly(rt, users):
         process = start_scheduler(rt, LOP_SMTP_URL=sink.url, LOP_SCHEDULE_MAIL_OUTBOX="0 0 1 1 *")
         run_id = create_run(rt, "mail-outbox", site_id=None, trigger="api", requested_by=users.operator)
         wait_until(lambda: runs(rt, "mail-outbox")[0].status == "running")
+        # Stop while the first mail is on the wire: it must finish, the other two stay queued.
+        assert sink.data_started.wait(timeout=30)
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
         run = [r for r in runs(rt, "mail-outbox") if r.id == run_id][0]
