@@ -8,6 +8,8 @@ import gzip
 import io
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from openpyxl import load_workbook
 from sqlalchemy import select
 
@@ -138,16 +140,39 @@ def test_xlsx_parts_are_well_formed(client, rt, users, school):
     assert isinstance(sheet["A2"].value, dt.datetime)
 
 
+def _log_row(n: int, utc_text: str) -> tuple:
+    return (n, utc_text, 1, "x", "r", None, "api", None, "e", None, "a", None, None, None, None)
+
+
 def test_local_times_in_exports_follow_daylight_saving(rt, users):
     from service.api.log import log_rows
 
-    tz = rt.config.tz
-    stamps = [dt.datetime(2027, 3, 28, 0, 59, 59), dt.datetime(2027, 3, 28, 1, 0, 0),  # spring change at 01:00 UTC
-              dt.datetime(2027, 10, 31, 0, 59, 59), dt.datetime(2027, 10, 31, 1, 0, 0)]  # autumn change
-    rows = [(n, stamp, 1, "x", "r", None, "api", None, "e", None, "a", None, None, None, None) for n, stamp in enumerate(stamps)]
-    local = [row[0] for row in log_rows(rows, tz, {}, {})]
-    assert local == [stamp.replace(tzinfo=dt.timezone.utc).astimezone(tz).replace(tzinfo=None) for stamp in stamps]
-    assert [t.hour for t in local] == [1, 3, 2, 2]
+    stamps = ["2027-03-28 00:59:59", "2027-03-28 01:00:00",  # spring change at 01:00 UTC
+              "2027-10-31 00:59:59", "2027-10-31 01:00:00"]  # autumn change
+    rows = [_log_row(n, stamp) for n, stamp in enumerate(stamps)]
+    assert [row[:2] for row in log_rows(rows, rt.config.tz, {}, {})] == [
+        ("2027-03-28 01:59:59", stamps[0]), ("2027-03-28 03:00:00", stamps[1]),
+        ("2027-10-31 02:59:59", stamps[2]), ("2027-10-31 02:00:00", stamps[3])]
+    as_datetimes = [row[:2] for row in log_rows(rows, rt.config.tz, {}, {}, datetimes=True)]
+    assert as_datetimes[1] == (dt.datetime(2027, 3, 28, 3), dt.datetime(2027, 3, 28, 1))
+
+
+@settings(max_examples=300, deadline=None)
+@given(instants=st.lists(st.datetimes(min_value=dt.datetime(1990, 1, 1), max_value=dt.datetime(2060, 12, 31)),
+                         min_size=1, max_size=20),
+       zone=st.sampled_from(["Europe/Brussels", "Asia/Kolkata", "America/St_Johns", "UTC"]))
+def test_local_export_times_equal_a_full_time_zone_conversion(instants, zone):
+    """The per-hour shortcut of log_rows gives what converting every instant would, also where the offset
+    is not whole hours."""
+    from zoneinfo import ZoneInfo
+
+    from service.api.log import log_rows
+
+    tz = ZoneInfo(zone)
+    texts = [instant.strftime("%Y-%m-%d %H:%M:%S") for instant in instants]
+    expected = [dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+                for text in texts]
+    assert [row[0] for row in log_rows([_log_row(n, t) for n, t in enumerate(texts)], tz, {}, {})] == expected
 
 
 def test_export_streams_in_keyset_batches(rt, users, school):

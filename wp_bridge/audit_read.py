@@ -6,12 +6,14 @@ import datetime as dt
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, func, select
 
 from .tables import CoreGlobalTables, SiteTables
 
 EXPORT_BATCH = 5000
-# The columns ``stream`` yields, in this order (plain tuples: cheap to unpack a million times).
+# The columns ``stream`` yields, in this order (plain tuples: cheap to unpack a million times). ``occurred_at``
+# comes as UTC text "YYYY-MM-DD HH:MM:SS": an export writes text, and building a datetime per row only to
+# format it again cost a fifth of a CSV export.
 STREAM_COLUMNS = ("id", "occurred_at", "user_id", "user_login", "user_role", "switched_from_user_id", "source",
                   "school_id", "entity", "entity_id", "action", "field", "old_value", "new_value", "request_id")
 
@@ -99,17 +101,14 @@ def stream(engine: Engine, t: SiteTables, core: CoreGlobalTables, f: LogFilter, 
     of its own: memory stays flat and the first rows are ready after the first batch. ``names`` learns the
     people of each batch before its rows are yielded."""
     log = t.audit_log
-    query = _filtered(select(*[log.c[name] for name in STREAM_COLUMNS]), log, f).order_by(log.c.id.desc()).limit(batch)
-    sqlite = engine.dialect.name == "sqlite"
+    columns = [_utc_text(log.c.occurred_at, engine) if name == "occurred_at" else log.c[name] for name in STREAM_COLUMNS]
+    query = _filtered(select(*columns), log, f).order_by(log.c.id.desc()).limit(batch)
     with engine.connect() as conn:
         while True:
             result = conn.execute(query if before_id is None else query.where(log.c.id < before_id))
             # The driver's plain tuples: SQLAlchemy's Row objects cost more than the rest of an export row.
-            # (SQLite's driver returns DATETIME as text: parse that one column there.)
             rows = result.cursor.fetchall()
             result.close()
-            if sqlite:
-                rows = [(r[0], dt.datetime.fromisoformat(r[1]), *r[2:]) for r in rows]
             if names is not None:
                 names.learn(rows, conn)
             yield from rows
@@ -117,6 +116,13 @@ def stream(engine: Engine, t: SiteTables, core: CoreGlobalTables, f: LogFilter, 
                 return
             before_id = int(rows[-1][0])
             conn.commit()  # end the read transaction between batches
+
+
+def _utc_text(column, engine: Engine):
+    """A DATETIME column as "YYYY-MM-DD HH:MM:SS" text (SQLite stores that text with microseconds)."""
+    if engine.dialect.name == "sqlite":
+        return func.substr(column, 1, 19)
+    return func.date_format(column, "%Y-%m-%d %H:%i:%s")
 
 
 def delete_archived(engine: Engine, t: SiteTables, until: dt.datetime, max_id: int, batch: int = EXPORT_BATCH) -> int:

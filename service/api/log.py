@@ -116,22 +116,35 @@ LOG_COLUMNS = [
 ]
 
 
-def log_rows(rows, tz, people: dict, schools: dict, *, with_id: bool = False):
-    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps. ``with_id``
+def log_rows(rows, tz, people: dict, schools: dict, *, with_id: bool = False, datetimes: bool = False):
+    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps. Times are
+    "YYYY-MM-DD HH:MM:SS" texts, local first, or datetimes with ``datetimes`` (Excel date cells). ``with_id``
     puts the log id first (the prune archive)."""
-    utc = dt.timezone.utc
     nobody = ("", "")
-    offsets: dict[dt.datetime, dt.timedelta] = {}  # the local offset only changes on the hour (UTC)
+    local_hours: dict[str, str | None] = {}
     for (_id, occurred, user_id, login, role, switched_id, source, school_id, entity, entity_id, action, field, old,
          new, request_id) in rows:
-        occurred = occurred.replace(microsecond=0)
-        hour = occurred.replace(minute=0, second=0)
-        offset = offsets.get(hour)
-        if offset is None:
-            offset = offsets[hour] = hour.replace(tzinfo=utc).astimezone(tz).utcoffset()
-        yield (*((_id,) if with_id else ()), occurred + offset, occurred, login,
+        hour = occurred[:13]
+        if hour not in local_hours:
+            local_hours[hour] = local_hour_text(hour, tz)
+        local_hour = local_hours[hour]
+        local = local_hour + occurred[13:] if local_hour is not None else local_time_text(occurred, tz)
+        if datetimes:
+            local, occurred = dt.datetime.fromisoformat(local), dt.datetime.fromisoformat(occurred)
+        yield (*((_id,) if with_id else ()), local, occurred, login,
                people.get(user_id, nobody)[1], role, people.get(switched_id, nobody)[0] if switched_id else None,
                source, school_id, schools.get(school_id), entity, entity_id, action, field, old, new, request_id)
+
+
+def local_hour_text(utc_hour: str, tz) -> str | None:
+    """The local "YYYY-MM-DD HH" of a UTC "YYYY-MM-DD HH", or None where the offset is not whole hours (then
+    minutes and seconds do not carry over unchanged)."""
+    instant = dt.datetime.fromisoformat(utc_hour + ":00").replace(tzinfo=dt.timezone.utc).astimezone(tz)
+    return instant.strftime("%Y-%m-%d %H") if instant.utcoffset() % dt.timedelta(hours=1) == dt.timedelta(0) else None
+
+
+def local_time_text(utc_text: str, tz) -> str:
+    return dt.datetime.fromisoformat(utc_text).replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @blp.route("/sites/<int:site_id>/log/export")
@@ -146,4 +159,4 @@ def log_export(query, site_id, access):
     rows = stream(rt.engine, access.tables, rt.network.core, _filter(query), names=book)
     filename = f"logbestand-site{site_id}-{rt.today().isoformat()}"
     return download(filename, query["format"], "Logbestand", LOG_COLUMNS,
-                    log_rows(rows, rt.config.tz, book.people, book.schools))
+                    log_rows(rows, rt.config.tz, book.people, book.schools, datetimes=query["format"] == "xlsx"))
