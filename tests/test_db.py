@@ -1,13 +1,12 @@
-"""The MySQL engine's connection handling: no ping before every statement, a ping after idling, recovery
-from connections the server dropped. MySQL only: these are mysql-connector's behaviours (SQLite has no
+"""The MySQL engine's connection handling: no ping before every statement, recovery from connections
+the server dropped. MySQL only: these are mysql-connector's behaviours (SQLite has no
 server to lose)."""
 
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, exc, text
+from sqlalchemy import create_engine, text
 
-import wp_bridge.db as db
 from wp_bridge.db import make_engine
 
 from .conftest import MYSQL_URL
@@ -46,29 +45,8 @@ def test_statements_do_not_ping_the_server(engine):
         assert pings(conn) == before
 
 
-def test_a_busy_connection_is_not_pinged_on_checkout(engine):
-    with engine.connect() as conn:
-        before = pings(conn)
-    with engine.connect() as conn:
-        assert pings(conn) == before
-
-
-def test_an_idle_connection_is_pinged_and_replaced_when_the_server_dropped_it(engine, server, monkeypatch):
+def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(engine, server):
     first = session_id(engine)
     with server.connect() as conn:
         conn.execute(text(f"KILL CONNECTION {first}"))
-    monkeypatch.setattr(db, "PING_AFTER_IDLE_SECONDS", 0.0)
-    second = session_id(engine)  # the checkout's ping fails: the pool reconnects, no error reaches the caller
-    assert second != first
-    with engine.connect() as conn:
-        assert pings(conn) >= 1  # this checkout pinged too
-
-
-def test_a_connection_dropped_while_busy_fails_one_statement_then_the_pool_recovers(engine, server):
-    first = session_id(engine)
-    with server.connect() as conn:
-        conn.execute(text(f"KILL CONNECTION {first}"))
-    with pytest.raises(exc.DBAPIError) as raised:
-        session_id(engine)
-    assert raised.value.connection_invalidated  # the API turns this into a 503 (tests/test_health.py)
-    assert session_id(engine) != first
+    assert session_id(engine) != first  # the checkout's ping failed: the pool reconnected, no error

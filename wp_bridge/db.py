@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import datetime as dt
-import time
 
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
 
 # Below MariaDB's default wait_timeout (28800 s) and the 3600 s that many managed servers set.
 POOL_RECYCLE_SECONDS = 1800
@@ -33,6 +31,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     engine = create_engine(
         parsed,
         hide_parameters=True,
+        pool_pre_ping=True,
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -44,36 +43,15 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         },
     )
     event.listen(engine, "do_connect", _connect_without_statement_pings)
-    event.listen(engine.pool, "checkout", _ping_if_idle)
-    event.listen(engine.pool, "checkin", _note_checkin)
     return engine
-
-
-# A connection that was in use a moment ago is alive; one that sat idle in the pool may have been closed by
-# a server restart or a timeout. Pinging only those saves a round trip on every busy request.
-PING_AFTER_IDLE_SECONDS = 5.0
-
-
-def _note_checkin(_dbapi_connection, record) -> None:
-    if record is not None:
-        record.info["checked_in_at"] = time.monotonic()
-
-
-def _ping_if_idle(dbapi_connection, record, _proxy) -> None:
-    if time.monotonic() - record.info.get("checked_in_at", float("-inf")) < PING_AFTER_IDLE_SECONDS:
-        return
-    try:
-        dbapi_connection.ping(False)
-    except Exception as exc:  # the driver's own error types; the pool reconnects and retries
-        raise DisconnectionError(f"connection lost while idle: {type(exc).__name__}") from exc
 
 
 def _lean_connection_class():
     """mysql-connector's C connection, except that ``cursor()`` no longer pings the server before every
     statement (its ``is_connected()`` is a round trip): that doubled the round trips of every request.
-    A dead connection is still caught: the pool pings on checkout and SQLAlchemy treats the driver's
-    "connection not available" error as a disconnect. None without the C extension (the pure-Python
-    driver is used unchanged then)."""
+    A dead connection is still caught: the pool pings on checkout (``pool_pre_ping``), and a connection
+    lost in mid-request fails its statement with an error SQLAlchemy treats as a disconnect. None without
+    the C extension (the pure-Python driver is used unchanged then)."""
     try:
         from mysql.connector.connection_cext import CMySQLConnection
     except ImportError:
