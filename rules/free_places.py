@@ -15,21 +15,23 @@ Row = tuple[int, int, int | None, int | None, str | None, str | None, list | Non
 
 def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mapping[int, dict],
                 type_filter: str | None) -> list[dict]:
-    """``programmes`` maps a code to ``{"name", "onderwijsvorm", "graad", "leerjaar"}``. The sort key of a
-    code is computed once, not once per school."""
-    keys: dict[tuple[str, int], tuple] = {}
-
-    def key(school_type: str, code: int) -> tuple:
-        cached = keys.get((school_type, code))
-        if cached is None:
-            p = programmes.get(code) or {}
-            cached = keys[(school_type, code)] = display_key(
-                school_type, p.get("onderwijsvorm"), p.get("graad"), p.get("leerjaar"), p.get("name"), code)
-        return cached
-
+    """``programmes`` maps a code to ``{"name", "onderwijsvorm", "graad", "leerjaar"}``. The codes are put
+    in display order once per school type; each school's columns are then sorted by that rank."""
     by_school: dict[int, list[Row]] = {}
     for row in rows:
         by_school.setdefault(row[0], []).append(row)
+    codes = {row[1] for school_rows in by_school.values() for row in school_rows}
+    ranks: dict[str, dict[int, int]] = {}
+
+    def ranks_for(school_type: str) -> dict[int, int]:
+        if school_type not in ranks:
+            def key(code: int) -> tuple:
+                p = programmes.get(code) or {}
+                return display_key(school_type, p.get("onderwijsvorm"), p.get("graad"), p.get("leerjaar"),
+                                   p.get("name"), code)
+            ranks[school_type] = {code: rank for rank, code in enumerate(sorted(codes, key=key))}
+        return ranks[school_type]
+
     table = []
     for school in schools:
         school_type = school["type"]
@@ -39,8 +41,9 @@ def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mappin
         elif type_filter is not None and school_type != type_filter:
             continue
         columns, an = [], None
+        rank = ranks_for(school_type)
         for _school, code, capacity, free, suffix, extra_info, dates in sorted(
-                by_school.get(school["id"], ()), key=lambda r: key(school_type, r[1])):
+                by_school.get(school["id"], ()), key=lambda r: rank[r[1]]):
             if code == AN_ADMGR:
                 an = {"capacity": capacity, "free_places": free}
                 continue

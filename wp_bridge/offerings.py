@@ -220,8 +220,9 @@ def public_rows(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -
     result = conn.execute(_public_query(t), {"year": year})
     fetched = result.cursor.fetchall()  # plain driver tuples: SQLAlchemy rows cost more than the rest here
     result.close()
-    rows = [(int(s), c, cap, free, suffix, info, json.loads(dates) if dates else None)
-            for s, c, cap, free, suffix, info, dates in fetched]
+    parsed: dict[str, list] = {}  # many offerings share their dates: parse each text once
+    rows = [row if not row[6] else (*row[:6], parsed.get(row[6]) or parsed.setdefault(row[6], json.loads(row[6])))
+            for row in fetched]
     codes = {row[1] for row in rows}
     a = nt.admgr
     programmes = {

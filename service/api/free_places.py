@@ -62,7 +62,8 @@ def free_places(query, site_id, access):
         document = {"site_id": site_id, "year": year, "school_year": label,
                     "programmes": {str(code): programmes[code] for code in sorted(shown) if code in programmes},
                     "schools": table}
-        body = json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode()
+        # check_circular off: the document is built right here, without cycles (a quarter of the encoding time)
+        body = json.dumps(document, ensure_ascii=False, separators=(",", ":"), check_circular=False).encode()
         with _built_lock:
             _built[key] = (etag, body)
     response = make_response(body, 200)
