@@ -32,6 +32,11 @@ def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mappin
             ranks[school_type] = {code: rank for rank, code in enumerate(sorted(codes, key=key))}
         return ranks[school_type]
 
+    def first_year(code: int) -> bool:  # only SO schools are shown with the 1A/1B filter
+        p = programmes.get(code) or {}
+        return rights_type("SO", p.get("graad"), p.get("leerjaar")) == FIRST_YEAR_TYPE
+
+    first_year_codes = {code for code in codes if first_year(code)} if type_filter == FIRST_YEAR_TYPE else set()
     table = []
     for school in schools:
         school_type = school["type"]
@@ -40,19 +45,14 @@ def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mappin
                 continue
         elif type_filter is not None and school_type != type_filter:
             continue
-        columns, an = [], None
         rank = ranks_for(school_type)
-        for _school, code, capacity, free, suffix, extra_info, dates in sorted(
-                by_school.get(school["id"], ()), key=lambda r: rank[r[1]]):
-            if code == AN_ADMGR:
-                an = {"capacity": capacity, "free_places": free}
-                continue
-            if type_filter == FIRST_YEAR_TYPE:
-                p = programmes.get(code) or {}
-                if rights_type(school_type, p.get("graad"), p.get("leerjaar")) != FIRST_YEAR_TYPE:
-                    continue
-            columns.append({"admgr_code": code, "capacity": capacity, "free_places": free, "suffix": suffix,
-                            "extra_info": extra_info, "dates": dates or []})
+        ordered = sorted(by_school.get(school["id"], ()), key=lambda r: rank[r[1]])
+        an = next(({"capacity": r[2], "free_places": r[3]} for r in ordered if r[1] == AN_ADMGR), None)
+        if type_filter == FIRST_YEAR_TYPE:
+            ordered = [r for r in ordered if r[1] in first_year_codes]
+        columns = [{"admgr_code": code, "capacity": capacity, "free_places": free, "suffix": suffix,
+                    "extra_info": extra_info, "dates": dates or []}
+                   for _school, code, capacity, free, suffix, extra_info, dates in ordered if code != AN_ADMGR]
         table.append({"id": school["id"], "name": school["name"], "type": school_type,
                       "vestigingen": school["vestigingen"], "columns": columns, "an": an})
     return table
