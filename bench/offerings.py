@@ -1,8 +1,9 @@
 """PATCH of an offering on MariaDB: the rights check, the optimistic lock and the audit rows, against a
 bare UPDATE of the same row through the same engine, in the same run (issue 3: ratio >= 0.50).
 
-The PATCH is measured twice: as the service code path a request runs after authentication (the target),
-and through the whole app in-process (signature, nonce, roles: for information).
+The PATCH is measured twice: as the service code path a request runs after authentication (the target;
+authentication has read the site, its settings included, and the user), and through the whole app
+in-process (signature, nonce, site and roles: for information).
 
     python -m bench.offerings [--n 1000]
 """
@@ -36,6 +37,8 @@ def main() -> None:
         with engine.connect() as conn:
             offering_id = conn.execute(select(t.offerings.c.id).where(t.offerings.c.school_id == 1).limit(1)).scalar_one()
         actor = Actor(info["expert"], "bench.expert", "lop_expert", "api")
+        with engine.connect() as conn:
+            site = network.get_site(conn, SITE)  # as authentication reads it
 
         def bare(i):
             with engine.begin() as conn:
@@ -43,7 +46,7 @@ def main() -> None:
 
         def service_patch(i):
             with engine.begin() as conn:  # as a request: one transaction for the checks and the change
-                rights = Rights.load(conn, network.prefix(SITE), t, Role.LOP_EXPERT, info["expert"])
+                rights = Rights.load(conn, site, t, Role.LOP_EXPERT, info["expert"])
                 offering = get_offering(conn, t, nt, 1, offering_id)
                 rights.require_fields(1, "current", offering["type"], ["free_places"])
                 update_offering(conn, t, nt, SITE, actor, offering, {"free_places": 1 + i % 50}, offering["version"])

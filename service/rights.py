@@ -10,7 +10,8 @@ from sqlalchemy import Connection
 from rules.rights import FIELD_PERMISSIONS, Evaluation, RightsSettings, evaluate
 from rules.roles import MANAGERS, Role
 from wp_bridge.schools import linked_school_ids
-from wp_bridge.settings import load_settings
+from wp_bridge.settings import site_rights_settings
+from wp_bridge.sites import WpSite
 from wp_bridge.tables import SiteTables
 
 from .errors import ApiError
@@ -25,9 +26,11 @@ class Rights:
     now: dt.datetime  # aware
 
     @classmethod
-    def load(cls, conn: Connection, prefix: str, tables: SiteTables, role: Role | None, user_id: int,
+    def load(cls, conn: Connection, site: WpSite, tables: SiteTables, role: Role | None, user_id: int,
              now: dt.datetime | None = None) -> Rights:
-        settings, _review = load_settings(conn, prefix)
+        """The settings come with ``site`` (read in the request's transaction); only a school admin's
+        linked schools take a query."""
+        settings = site_rights_settings(site)
         linked = frozenset(linked_school_ids(conn, tables, user_id)) if role is Role.SCHOOL_ADMIN else frozenset()
         return cls(role, user_id, settings, linked, now or dt.datetime.now(dt.timezone.utc))
 

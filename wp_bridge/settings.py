@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 from sqlalchemy import Connection, select
@@ -11,9 +12,8 @@ from rules.rights import RightsSettings, settings_from_storage, settings_to_stor
 from .audit import Actor, Change, write_audit
 from .db import is_mysql
 from .options import set_option
+from .sites import SETTINGS_OPTION, WpSite
 from .tables import core_site_tables, site_tables
-
-SETTINGS_OPTION = "lop_sidecar_settings"
 
 
 def _read(conn: Connection, prefix: str, *, for_update: bool = False) -> dict:
@@ -23,6 +23,17 @@ def _read(conn: Connection, prefix: str, *, for_update: bool = False) -> dict:
         query = query.with_for_update()
     value = conn.execute(query).scalar_one_or_none()
     return json.loads(value) if value else {}
+
+
+def site_rights_settings(site: WpSite) -> RightsSettings:
+    """The rights settings as read with the site (in the request's own transaction), parsed once per
+    stored value."""
+    return _parsed_rights_settings(site.settings_text or "")
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed_rights_settings(text: str) -> RightsSettings:
+    return settings_from_storage(json.loads(text) if text else {})
 
 
 def load_settings(conn: Connection, prefix: str) -> tuple[RightsSettings, dict]:

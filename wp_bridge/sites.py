@@ -19,8 +19,11 @@ ENABLED_OPTION = "lop_sidecar_site_enabled"
 SCHOOL_YEAR_OPTION = "lop_sidecar_current_school_year"
 SITE_DB_VERSION_OPTION = "lop_sidecar_site_db_version"
 NETWORK_DB_VERSION_OPTION = "lop_sidecar_db_version"
+SETTINGS_OPTION = "lop_sidecar_settings"  # the rights settings (wp_bridge/settings.py)
 
-SITE_OPTIONS = ("blogname", "siteurl", ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION)
+# Read with the site on every request: the rights settings come along, so that an edit needs no query of
+# its own to check the rights.
+SITE_OPTIONS = ("blogname", "siteurl", ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION, SETTINGS_OPTION)
 
 
 @dataclass(frozen=True)
@@ -32,6 +35,7 @@ class WpSite:
     enabled: bool
     current_school_year: str | None
     schema_version: int
+    settings_text: str | None = None  # the stored settings option, parsed by wp_bridge.settings.site_rights_settings
 
     def as_json(self) -> dict:
         return {"id": self.id, "name": self.name, "url": self.url, "current_school_year": self.current_school_year}
@@ -128,6 +132,7 @@ class Network:
             enabled=options.get(ENABLED_OPTION) == "1",
             current_school_year=options.get(SCHOOL_YEAR_OPTION),
             schema_version=int(version) if version.isdigit() else 0,
+            settings_text=options.get(SETTINGS_OPTION),
         )
 
 

@@ -65,7 +65,7 @@ def _visible(access) -> set[int] | None:
     """The schools whose numbers the caller may export: all (None) for managers, their own for a school admin."""
     if access.is_manager:
         return None
-    return set(Rights.load(db(), access.site.prefix, access.tables, access.role, access.user.id).linked)
+    return set(Rights.load(db(), access.site, access.tables, access.role, access.user.id).linked)
 
 
 @blp.route("/sites/<int:site_id>/exports/free-places")

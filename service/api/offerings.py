@@ -77,7 +77,7 @@ class YearQuerySchema(Schema):
 
 
 def _rights(access) -> Rights:
-    return Rights.load(db(), access.site.prefix, access.tables, access.role, access.user.id if access.user else 0)
+    return Rights.load(db(), access.site, access.tables, access.role, access.user.id if access.user else 0)
 
 
 def _visible_school(access, rights: Rights, school_id: int) -> dict:

@@ -109,7 +109,7 @@ def rights(query, site_id, access):
                            errors=[{"field": "as_user", "message": "no such user"}])
         user, role = previewed.user, previewed.role(runtime().config.role_slugs)
     school = require_school(conn, access.tables, query["school"])
-    rights_ = Rights.load(conn, access.site.prefix, access.tables, role, user.id, query["at"])
+    rights_ = Rights.load(conn, access.site, access.tables, role, user.id, query["at"])
     if role not in MANAGERS and not rights_.can_see(school["id"]):
         raise ApiError(403, "forbidden", "this school is not linked to that user")
     types = {}
