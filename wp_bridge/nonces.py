@@ -12,7 +12,7 @@ def remember_nonce(conn: Connection, tables: NetworkTables, nonce: str, now: int
     """Store a nonce in its own transaction; False when it was stored before (a replay)."""
     try:
         with conn.begin():
-            conn.execute(tables.request_nonces.insert().values(nonce=nonce, seen_at=now))
+            conn.execute(tables.request_nonces.insert(), {"nonce": nonce, "seen_at": now})
             if prune_before is not None:
                 prune_nonces(conn, tables, prune_before)
     except IntegrityError:
