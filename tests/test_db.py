@@ -5,7 +5,7 @@ server to lose)."""
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, exc, text
 
 from wp_bridge.db import make_engine
 
@@ -50,3 +50,36 @@ def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(engine, serv
     with server.connect() as conn:
         conn.execute(text(f"KILL CONNECTION {first}"))
     assert session_id(engine) != first  # the checkout's ping failed: the pool reconnected, no error
+
+
+def test_rows_read_by_the_fast_path_equal_the_stock_driver_s(engine):
+    """wp_bridge.db replaces mysql-connector's get_rows for plain results: every column type the sidecar
+    uses must come back exactly as the stock driver returns it."""
+    import mysql.connector
+    from sqlalchemy.engine import make_url
+
+    query = ("SELECT 1, CAST(-5 AS SIGNED), CAST(18446744073709551615 AS UNSIGNED), CAST(12.34 AS DECIMAL(5,2)), "
+             "1.5e0, 'tekst met é', CAST('x' AS BINARY), NULL, CAST('2027-03-28 01:00:00.123456' AS DATETIME(6)), "
+             "CAST('2027-03-28' AS DATE), CAST('12:34:56' AS TIME), JSON_OBJECT('a', 1), REPEAT('lang', 5000) "
+             "UNION ALL SELECT 2, NULL, NULL, NULL, NULL, '', NULL, NULL, NULL, NULL, NULL, NULL, NULL")
+    with engine.connect() as conn:
+        fast = [tuple(row) for row in conn.execute(text(query))]
+        assert type(conn.connection.dbapi_connection).__name__ == "LeanCMySQLConnection"
+    url = make_url(MYSQL_URL)
+    stock = mysql.connector.connect(host=url.host, port=url.port or 3306, user=url.username, password=url.password or "")
+    try:
+        cursor = stock.cursor(buffered=True)
+        cursor.execute(query)
+        assert fast == [tuple(row) for row in cursor.fetchall()]
+    finally:
+        stock.close()
+
+
+def test_an_error_in_the_middle_of_the_rows_is_the_driver_s_error_and_the_connection_stays_usable(engine):
+    # MariaDB sends rows 1 and 2, then fails on row 3 (the subquery returns two rows there).
+    failing = text("SELECT IF(seq < 3, seq, (SELECT 1 UNION SELECT 2)) FROM mysql.seq_1_to_5")
+    with engine.connect() as conn:
+        with pytest.raises(exc.DBAPIError, match="Subquery returns more than 1 row"):
+            conn.execute(failing).all()
+        conn.rollback()
+        assert conn.execute(text("SELECT 7")).scalar_one() == 7
