@@ -5,7 +5,7 @@ The PATCH is measured twice: as the service code path a request runs after authe
 authentication has read the site, its settings included, and the user), and through the whole app
 in-process (signature, nonce, site and roles: for information).
 
-    python -m bench.offerings [--n 1000]
+    python -m bench.offerings [--n 400] [--rounds 5]
 """
 
 from __future__ import annotations
@@ -29,7 +29,8 @@ from wp_bridge.tables import network_tables, site_tables
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=400, help="updates per route and round")
+    parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
     with fresh_mysql_database() as url:
         engine, network, info = seed_site(url, schools=5, offerings_per_school=20)
@@ -65,15 +66,16 @@ def main() -> None:
         for fn in (bare, service_patch, api_patch):  # warm-up
             for i in range(50):
                 fn(i)
-        for _round in range(2):  # interleaved rounds: drift hits all three alike
+        for _round in range(args.rounds):  # interleaved rounds: drift hits all three alike
             for name, fn in (("bare", bare), ("service", service_patch), ("api", api_patch)):
                 started = time.perf_counter()
                 for i in range(args.n):
                     fn(i)
                 results[name] = results.get(name, 0.0) + time.perf_counter() - started
         engine.dispose()
-    rate = {name: 2 * args.n / seconds for name, seconds in results.items()}
-    print(f"MariaDB, {2 * args.n} updates each, interleaved")
+    total = args.rounds * args.n
+    rate = {name: total / seconds for name, seconds in results.items()}
+    print(f"MariaDB, {total} updates each, in {args.rounds} interleaved rounds")
     print(f"bare UPDATE + commit           : {rate['bare']:7.0f} /s")
     print(f"PATCH service path (rights, optimistic lock, audit row): {rate['service']:7.0f} /s  "
           f"ratio {rate['service'] / rate['bare']:.2f} (target >= 0.50)")
