@@ -4,6 +4,8 @@ server to lose)."""
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 from sqlalchemy import create_engine, exc, text
 
@@ -43,6 +45,51 @@ def test_statements_do_not_ping_the_server(engine):
             conn.execute(text("SELECT 1")).all()
         # The stock driver pings in every cursor(): five statements and the status query would add six.
         assert pings(conn) == before
+
+
+def rollbacks(conn) -> int:
+    return int(conn.execute(text("SHOW SESSION STATUS LIKE 'Com_rollback'")).one()[1])
+
+
+def test_a_connection_returned_after_a_commit_is_not_rolled_back_again(engine):
+    with engine.connect() as conn:
+        before = rollbacks(conn)
+        conn.commit()
+    with engine.connect() as conn:  # the same pooled connection: the pool's reset sent no ROLLBACK
+        assert rollbacks(conn) == before
+
+
+@pytest.fixture
+def scratch(engine, server):
+    """A scratch database with one InnoDB table ``t (n INT PRIMARY KEY)``."""
+    name = f"lop_test_scratch_{uuid.uuid4().hex[:8]}"
+    with server.connect() as conn:
+        conn.execute(text(f"CREATE DATABASE {name}"))
+        conn.execute(text(f"CREATE TABLE {name}.t (n INT PRIMARY KEY) ENGINE=InnoDB"))
+    yield name
+    engine.dispose()  # a transaction left open by a failed test must not block the DROP
+    with server.connect() as conn:
+        conn.execute(text(f"DROP DATABASE {name}"))
+
+
+def test_a_rollback_inside_a_transaction_still_undoes_the_change(engine, scratch):
+    with engine.connect() as conn:
+        conn.execute(text(f"INSERT INTO {scratch}.t VALUES (1)"))
+        conn.rollback()
+        assert conn.execute(text(f"SELECT COUNT(*) FROM {scratch}.t")).scalar_one() == 0
+
+
+def test_a_failed_statement_s_locks_are_released_when_the_connection_goes_back(engine, server, scratch):
+    """A duplicate-key error leaves a transaction holding a lock on the existing row, while the server's
+    status flag still says "no transaction" (error packets do not carry it): the reset must roll back."""
+    with engine.begin() as conn:
+        conn.execute(text(f"INSERT INTO {scratch}.t VALUES (1)"))
+    with engine.connect() as conn:
+        with pytest.raises(exc.IntegrityError):
+            conn.execute(text(f"INSERT INTO {scratch}.t VALUES (1)"))
+    with server.connect() as other:
+        other.execute(text("SET SESSION innodb_lock_wait_timeout = 2"))
+        assert other.execute(text(f"DELETE FROM {scratch}.t WHERE n = 1")).rowcount == 1
 
 
 def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(engine, server):

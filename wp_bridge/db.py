@@ -47,13 +47,14 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
 
 
 def _lean_connection_class():
-    """mysql-connector's C connection without two costs that every request paid (tests/test_db.py holds
-    it to the stock driver's results):
+    """mysql-connector's C connection without three costs that every request paid (tests/test_db.py holds
+    it to the stock driver's behaviour):
 
     - ``cursor()`` no longer pings the server before every statement (its ``is_connected()`` is a round
       trip), which doubled the round trips. A dead connection is still caught: the pool pings on checkout
       (``pool_pre_ping``), and a connection lost in mid-request fails its statement with an error that
       SQLAlchemy treats as a disconnect.
+    - ``rollback()`` outside a transaction (the pool's reset after a commit) costs no round trip.
     - ``get_rows`` reads plain results without a Python pass over every column of every row.
 
     None without the C extension (the pure-Python driver is used unchanged then)."""
@@ -74,6 +75,33 @@ def _lean_connection_class():
         def is_connected(self) -> bool:
             return bool(self._cmysql is not None and self._cmysql.connected())
 
+        # The server reports in every OK packet whether a transaction is open, but not in an error packet:
+        # after a failed statement (which may have opened a transaction and taken locks) the flag is stale.
+        _status_stale = False
+
+        def cmd_query(self, *args, **kwargs):
+            try:
+                return super().cmd_query(*args, **kwargs)
+            except Exception:
+                self._status_stale = True
+                raise
+
+        def commit(self) -> None:
+            try:
+                super().commit()
+            except Exception:
+                self._status_stale = True
+                raise
+            self._status_stale = False
+
+        def rollback(self) -> None:
+            # The pool rolls back every connection it takes back, also right after a commit; without a
+            # transaction a ROLLBACK changes nothing: skip its round trip when the server said so.
+            if self._cmysql is not None and not (self._status_stale or self.in_transaction or self.unread_result):
+                return
+            super().rollback()
+            self._status_stale = False
+
         def get_rows(self, count=None, binary=False, columns=None, raw=None, prep_stmt=None, **kwargs):
             """All rows of a result as the C extension converts them. The stock method also walks every
             column of every row in Python (looking for VECTOR columns) and copies each row into a list and
@@ -81,8 +109,12 @@ def _lean_connection_class():
             if (count is not None or prep_stmt is not None or raw or self._raw or self.converter
                     or not self._cmysql or not self.unread_result or self._cmysql.raw()
                     or any(column[1] == vector for column in self._columns)):
-                return super().get_rows(count=count, binary=binary, columns=columns, raw=raw, prep_stmt=prep_stmt,
-                                        **kwargs)
+                try:
+                    return super().get_rows(count=count, binary=binary, columns=columns, raw=raw,
+                                            prep_stmt=prep_stmt, **kwargs)
+                except Exception:
+                    self._status_stale = True
+                    raise
             rows = []
             fetch_row = self._cmysql.fetch_row
             try:
@@ -92,6 +124,7 @@ def _lean_connection_class():
                     row = fetch_row()
                 eof = self.fetch_eof_columns()["eof"]
             except _mysql_connector.MySQLInterfaceError as err:
+                self._status_stale = True
                 self.free_result()
                 if hasattr(err, "errno"):
                     raise get_mysql_exception(err.errno, msg=err.msg, sqlstate=err.sqlstate) from err
