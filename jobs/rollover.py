@@ -7,7 +7,7 @@ import datetime as dt
 from rules.rollover import decide, review_reasons
 from rules.school_year import current_school_year, next_school_year, parse_switch_day
 from wp_bridge.rollover import has_snapshot, roll_one_year, take_snapshot, year_counts
-from wp_bridge.settings import automatic_rollover, load_settings, request_review
+from wp_bridge.settings import load_settings, request_review
 from wp_bridge.tables import site_tables
 
 from .registry import DAY, JobOption, JobRefused, JobResult, JobSpec, register
@@ -54,7 +54,7 @@ def run_rollover(ctx) -> JobResult:
     switch_day = parse_switch_day(ctx.config.school_year_switch)
     target = current_school_year(on, switch_day)
     with ctx.engine.connect() as conn:
-        automatic = automatic_rollover(conn, site.prefix)
+        automatic = load_settings(conn, site.prefix).automatic_rollover
     if ctx.trigger == "schedule" and not automatic:
         return JobResult(f"automatic rollover is off for this site: still {site.current_school_year}", {"rolled": []})
     decision = decide(site.current_school_year, target, force=bool(ctx.options.get("force")))
@@ -73,7 +73,7 @@ def run_rollover(ctx) -> JobResult:
             if not has_snapshot(conn, tables, school_year=label):
                 snapshot = take_snapshot(conn, tables, ctx.runtime.network_tables, label, on)
             result = roll_one_year(conn, tables, site.id, site.prefix, label, ctx.actor())
-            settings, _review = load_settings(conn, site.prefix)
+            settings = load_settings(conn, site.prefix).rights
             request_review(conn, site.prefix, review_reasons(result["to"], settings.free_registration_start,
                                                              _run_instant(ctx, on), ctx.config.tz))
         rolled.append({**result, "snapshot_rows": snapshot})

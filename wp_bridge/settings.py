@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import json
+from dataclasses import dataclass
 
 from sqlalchemy import Connection, select
 
@@ -36,15 +37,19 @@ def _parsed_rights_settings(text: str) -> RightsSettings:
     return settings_from_storage(json.loads(text) if text else {})
 
 
-def load_settings(conn: Connection, prefix: str) -> tuple[RightsSettings, dict]:
-    """The rights settings and the review state ``{"required": bool, "reasons": [...]}``."""
+@dataclass(frozen=True)
+class StoredSettings:
+    """Everything the settings option holds, from one read."""
+
+    rights: RightsSettings
+    review: dict  # {"required": bool, "reasons": [...]}
+    automatic_rollover: bool  # whether the scheduled rollover includes this site (default: yes)
+
+
+def load_settings(conn: Connection, prefix: str) -> StoredSettings:
     stored = _read(conn, prefix)
-    return settings_from_storage(stored), stored.get("review") or {"required": False, "reasons": []}
-
-
-def automatic_rollover(conn: Connection, prefix: str) -> bool:
-    """Whether the scheduled rollover includes this site (default: yes)."""
-    return bool(_read(conn, prefix).get("automatic_rollover", True))
+    return StoredSettings(settings_from_storage(stored), stored.get("review") or {"required": False, "reasons": []},
+                          bool(stored.get("automatic_rollover", True)))
 
 
 def save_settings(conn: Connection, prefix: str, site_id: int, actor: Actor, settings: RightsSettings,

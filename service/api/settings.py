@@ -17,7 +17,7 @@ from rules.rights import (
 from rules.roles import MANAGERS, Role
 from rules.school_year import resolve_year
 from wp_bridge.schools import require_school
-from wp_bridge.settings import automatic_rollover, load_settings, save_settings
+from wp_bridge.settings import load_settings, save_settings
 from wp_bridge.users import load_site_and_user
 
 from ..errors import ApiError
@@ -49,10 +49,10 @@ class SettingsOutSchema(SettingsSchema):
 
 
 def _settings_json(conn, access) -> dict:
-    settings, review = load_settings(conn, access.site.prefix)
-    return {**settings_to_json(settings, runtime().config.tz), "settings_review_required": bool(review.get("required")),
-            "review_reasons": review.get("reasons") or [],
-            "automatic_rollover": automatic_rollover(conn, access.site.prefix)}
+    stored = load_settings(conn, access.site.prefix)
+    return {**settings_to_json(stored.rights, runtime().config.tz),
+            "settings_review_required": bool(stored.review.get("required")),
+            "review_reasons": stored.review.get("reasons") or [], "automatic_rollover": stored.automatic_rollover}
 
 
 @blp.route("/sites/<int:site_id>/settings")
