@@ -1,9 +1,11 @@
 """Fixtures shared by the tests.
 
-Every test that touches the database runs twice: on SQLite and on a real MariaDB/MySQL
-(``LOP_TEST_MYSQL_URL``, default root@127.0.0.1:3306). Each session gets fresh databases; each test
-starts from the same small WordPress network (``base_network``). A MariaDB that does not answer
-fails the run: it is never skipped.
+Every test that touches the database runs three times: on SQLite, and on a real MariaDB/MySQL
+(``LOP_TEST_MYSQL_URL``, default root@127.0.0.1:3306) twice: on a network that WordPress's own PHP
+installed, with mixed utf8mb4 collations (``mysql``), and on that network with its core tables converted
+to utf8mb3 and latin1 as on an old upgraded site (``mysql-legacy``); see tests/wordpress_network.py.
+SQLite gets the sidecar's own core DDL. Each session gets fresh databases; each test starts from the
+same small WordPress network. A MariaDB that does not answer fails the run: it is never skipped.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from service import create_app
 from service.config import Config
 from service.runtime import Runtime
 from service.signing import sign_headers
+from tests import wordpress_network
 from wp_bridge.db import make_engine, utcnow
 from wp_bridge.options import set_option
 from wp_bridge.php_serialize import serialize
@@ -33,7 +36,7 @@ from wp_bridge.wp_install import WORDPRESS_6_8_DB_VERSION, add_site, install_net
 SECRET = "test-secret-0123456789abcdef"
 OTHER_SECRET = "rotated-secret-abcdef0123456789"
 MYSQL_URL = os.environ.get("LOP_TEST_MYSQL_URL", "mysql+mysqlconnector://root@127.0.0.1:3306/")
-BACKENDS = ["sqlite", "mysql"]
+BACKENDS = ["sqlite", *wordpress_network.VARIANTS]
 
 
 class DatabaseFactory:
@@ -43,7 +46,8 @@ class DatabaseFactory:
         self.backend = backend
         self._tmp = tmp_path_factory
         self._created: list[str] = []
-        if backend == "mysql":
+        self._wordpress: wordpress_network.WordPressNetwork | None = None
+        if backend != "sqlite":
             self._server = create_engine(MYSQL_URL, isolation_level="AUTOCOMMIT")
             try:
                 with self._server.connect() as conn:
@@ -53,16 +57,31 @@ class DatabaseFactory:
                             "the tests need it (set LOP_TEST_MYSQL_URL)", pytrace=False)
 
     def new_url(self) -> str:
+        """An empty database; on MariaDB its default charset is not the sidecar's (the sidecar must not
+        depend on it): the database default of an old site is latin1."""
         if self.backend == "sqlite":
             return f"sqlite:///{self._tmp.mktemp('db') / 'lop.sqlite'}"
         name = f"lop_test_{uuid.uuid4().hex[:12]}"
+        charset = "latin1" if self.backend == "mysql-legacy" else "utf8mb4 COLLATE utf8mb4_general_ci"
         with self._server.connect() as conn:
-            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_unicode_520_ci"))
+            conn.execute(text(f"CREATE DATABASE `{name}` CHARACTER SET {charset}"))
         self._created.append(name)
         return make_url(MYSQL_URL).set(database=name).render_as_string(hide_password=False)
 
+    def wordpress(self) -> wordpress_network.WordPressNetwork:
+        """The network WordPress installed for this session (once), on MariaDB."""
+        if self._wordpress is None:
+            self._wordpress = wordpress_network.install(self._server, self.new_url(), self.backend)
+        return self._wordpress
+
+    def new_wordpress_url(self) -> str:
+        """A database holding an SQL copy of the network WordPress installed."""
+        url = self.new_url()
+        wordpress_network.copy_into(self._server, self.wordpress(), make_url(url).database)
+        return url
+
     def drop_all(self) -> None:
-        if self.backend == "mysql":
+        if self.backend != "sqlite":
             with self._server.connect() as conn:
                 for name in self._created:
                     conn.execute(text(f"DROP DATABASE IF EXISTS `{name}`"))
@@ -87,13 +106,18 @@ def make_config(url: str, **overrides) -> Config:
 
 @pytest.fixture(scope="session")
 def rt(databases) -> Runtime:
-    """One database per backend with WordPress core tables for sites 1–3; sites 2 and 3 are LOP sites."""
-    url = databases.new_url()
-    runtime = Runtime(make_config(url), make_engine(url), Network("wp_"))
-    with runtime.engine.begin() as conn:
-        install_network(conn, runtime.network, domain="lop.test", name="Portaal")
-        add_site(conn, runtime.network, 2, domain="lop.test", path="/bao/", name="LOP Test BaO")
-        add_site(conn, runtime.network, 3, domain="lop.test", path="/so/", name="LOP Test SO")
+    """One database per backend with a WordPress network of sites 1–3; sites 2 and 3 are LOP sites. On
+    MariaDB the network WordPress installed, on SQLite the sidecar's own core DDL."""
+    if databases.backend == "sqlite":
+        url = databases.new_url()
+        runtime = Runtime(make_config(url), make_engine(url), Network("wp_"))
+        with runtime.engine.begin() as conn:
+            install_network(conn, runtime.network, domain="lop.test", name="Portaal")
+            add_site(conn, runtime.network, 2, domain="lop.test", path="/bao/", name="LOP Test BaO")
+            add_site(conn, runtime.network, 3, domain="lop.test", path="/so/", name="LOP Test SO")
+    else:
+        url = databases.new_wordpress_url()
+        runtime = Runtime(make_config(url), make_engine(url), Network("wp_"))
     for site_id in (2, 3):
         enable_site(runtime.engine, runtime.network, site_id, runtime.today())
     yield runtime
@@ -147,10 +171,16 @@ def _clean(conn, runtime: Runtime) -> None:
 
 
 @pytest.fixture
-def users(rt) -> Users:
-    """A clean network: no schools, no log rows, and these users."""
+def users(rt, databases) -> Users:
+    """A clean network: no schools, no log rows, and these users (on MariaDB: as WordPress made them)."""
     with rt.engine.begin() as conn:
         _clean(conn, rt)
+        if databases.backend != "sqlite":
+            wordpress = databases.wordpress()
+            wordpress_network.restore_users(conn, wordpress)
+            ids = wordpress.users
+            return Users(operator=ids["operator"], expert2=ids["expert2"], expert3=ids["expert3"],
+                         admin2=ids["admin2"], admin2_other=ids["admin2other"], nobody=ids["nobody"])
         network = rt.network
         operator = add_user(conn, network, "operator", {1: "administrator"})
         conn.execute(network.core.sitemeta.insert().values(site_id=1, meta_key="site_admins",

@@ -7,9 +7,14 @@ import datetime as dt
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
+from .tables import SIDECAR_CHARSET, SIDECAR_COLLATION
+
 # Below MariaDB's default wait_timeout (28800 s) and the 3600 s that many managed servers set.
 POOL_RECYCLE_SECONDS = 1800
 CONNECT_TIMEOUT_SECONDS = 5
+# MariaDB's default minus NO_AUTO_CREATE_USER, and strict for every table; no NO_ZERO_DATE: WordPress's
+# columns default to '0000-00-00 00:00:00'.
+SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
 
 
 def is_mysql(engine_or_conn) -> bool:
@@ -37,9 +42,12 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         max_overflow=pool_size,
         connect_args={
             "connection_timeout": CONNECT_TIMEOUT_SECONDS,
-            "charset": "utf8mb4",
-            "collation": "utf8mb4_unicode_520_ci",
+            "charset": SIDECAR_CHARSET,
+            "collation": SIDECAR_COLLATION,
             "time_zone": "+00:00",  # everything the sidecar stores is UTC
+            # Strict whatever the server's default: text a WordPress table's charset cannot hold (an emoji
+            # into utf8mb3, "Ω" into latin1) fails with 1366 instead of being stored as "?".
+            "sql_mode": SQL_MODE,
         },
     )
     event.listen(engine, "do_connect", _connect_lean)

@@ -13,7 +13,7 @@ from sqlalchemy import Connection, inspect, literal, select, union_all
 
 from .options import get_options
 from .php_serialize import PhpSerializeError, unserialize
-from .tables import core_global_tables, core_site_tables, site_prefix
+from .tables import core_global_tables, core_site_tables, site_prefix, wp_text
 
 ENABLED_OPTION = "lop_sidecar_site_enabled"
 SCHOOL_YEAR_OPTION = "lop_sidecar_current_school_year"
@@ -105,7 +105,7 @@ class Network:
         for site_id in ids:
             options = core_site_tables(self.prefix(site_id)).options
             selects.append(
-                select(literal(site_id).label("site_id"), options.c.option_name, options.c.option_value).where(
+                select(literal(site_id).label("site_id"), wp_text(options.c.option_name), wp_text(options.c.option_value)).where(
                     options.c.option_name.in_(SITE_OPTIONS)
                 )
             )

@@ -28,9 +28,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    cast,
     text,
 )
 from sqlalchemy.dialects import mysql
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ColumnElement
 
 MYSQL = ("mysql", "mariadb")
 # WordPress's ids: bigint(20) unsigned on MySQL; SQLite needs INTEGER for an autoincrementing key.
@@ -42,11 +45,38 @@ TINYINT2 = SmallInteger().with_variant(mysql.TINYINT(2), *MYSQL)
 UTC_MICROS = DateTime().with_variant(mysql.DATETIME(fsp=6), *MYSQL)
 ZERO_DATETIME = text("'0000-00-00 00:00:00'")
 
+# The sidecar's own tables and its connections use one collation; WordPress's tables come in any
+# (utf8mb4 general/unicode/unicode_520, utf8mb3, latin1), so text from them meets ours through wp_text().
+SIDECAR_CHARSET = "utf8mb4"
+SIDECAR_COLLATION = "utf8mb4_unicode_520_ci"
 TABLE_OPTIONS = {
     "mysql_engine": "InnoDB",
-    "mysql_charset": "utf8mb4",
-    "mysql_collate": "utf8mb4_unicode_520_ci",
+    "mysql_charset": SIDECAR_CHARSET,
+    "mysql_collate": SIDECAR_COLLATION,
 }
+
+
+class wp_text(ColumnElement):  # noqa: N801 — reads like the SQL function it stands for
+    """A WordPress column (or any value) as text in the sidecar's charset and collation. UNIONs and
+    comparisons that combine WordPress tables need it: two tables in different collations give MySQL's
+    "Illegal mix of collations" (1271/1267). A plain cast to text elsewhere."""
+
+    inherit_cache = True
+    type = String()
+
+    def __init__(self, element):
+        self.element = element
+
+
+@compiles(wp_text)
+def _wp_text_default(element, compiler, **kw):
+    return compiler.process(cast(element.element, String), **kw)
+
+
+@compiles(wp_text, "mysql")
+@compiles(wp_text, "mariadb")
+def _wp_text_mysql(element, compiler, **kw):
+    return f"CONVERT({compiler.process(element.element, **kw)} USING {SIDECAR_CHARSET}) COLLATE {SIDECAR_COLLATION}"
 
 
 def _table(name: str, metadata: MetaData, *items) -> Table:

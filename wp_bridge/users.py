@@ -6,13 +6,13 @@ import functools
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, bindparam, cast, literal, select, union_all
+from sqlalchemy import Connection, String, bindparam, literal, select, union_all
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
 from .php_serialize import PhpSerializeError, unserialize
 from .sites import SITE_OPTIONS, Network, WpSite, parse_site_admins
-from .tables import core_site_tables
+from .tables import core_site_tables, wp_text
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_u
     blank = literal("", String)
 
     def part(kind: str, *columns):
-        padded = [cast(c, String) for c in columns] + [blank] * (3 - len(columns))
+        padded = [wp_text(c) for c in columns] + [blank] * (3 - len(columns))
         return select(literal(kind, String).label("kind"), *padded)
 
     parts = [part("option", options.c.option_name, options.c.option_value).where(options.c.option_name.in_(SITE_OPTIONS))]
