@@ -19,6 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wp_bridge.audit import Actor
 from wp_bridge.db import is_mysql, utcnow
+from wp_bridge.errors import describe_database_error
 from wp_bridge.job_runs import claim_run, get_run, insert_run, run_json, update_run
 from wp_bridge.locks import named_lock
 
@@ -95,7 +96,7 @@ def error_summary(exc: BaseException) -> str:
     if isinstance(exc, JobCancelled):
         return "interrupted: the scheduler was stopped"
     if isinstance(exc, SQLAlchemyError):
-        return f"database error ({type(getattr(exc, 'orig', None) or exc).__name__})"
+        return f"database error: {describe_database_error(exc)}"
     if isinstance(exc, requests.RequestException):
         status = getattr(getattr(exc, "response", None), "status_code", None)
         return f"{type(exc).__name__}" + (f" (HTTP {status})" if status else "")

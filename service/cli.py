@@ -13,7 +13,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from jobs.registry import all_jobs
 from rules.school_year import parse_switch_day
-from wp_bridge.errors import DataError
+from wp_bridge.errors import DataError, describe_database_error
 from wp_bridge.migrations import NETWORK_SCHEMA_VERSION, migrate, schema_status
 from wp_bridge.site_admin import disable_site, enable_site
 from wp_bridge.wp_install import create_core_tables, install_network
@@ -116,7 +116,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"lop-sidecar: {exc.detail}", file=sys.stderr)
         return 1
     except SQLAlchemyError as exc:
-        print(f"lop-sidecar: database error ({type(exc).__name__}): check LOP_DATABASE_URL and that the server answers",
+        print(f"lop-sidecar: database error: {describe_database_error(exc)} (check LOP_DATABASE_URL and the database)",
               file=sys.stderr)
         return 1
 

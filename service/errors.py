@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import traceback
 from http import HTTPStatus
 
@@ -10,7 +11,7 @@ from flask import Flask, g, json, make_response
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from werkzeug.exceptions import HTTPException
 
-from wp_bridge.errors import DataError
+from wp_bridge.errors import DataError, database_error_number, describe_database_error
 
 log = logging.getLogger("lop_sidecar.errors")
 
@@ -108,7 +109,20 @@ def register_error_handlers(app: Flask) -> None:
 _TRANSIENT_MYSQL_ERRNOS = {1040, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
 
 
+# Text that a WordPress table's charset cannot hold (an emoji into utf8mb3, "Ω" into latin1): strict mode
+# refuses it (1366), or a comparison with it (1267); never stored mangled.
+_NOT_STORABLE_ERRNOS = {1366, 1267}
+_COLUMN = re.compile(r"for column `[^`]*`\.`([^`]*)`\.`([^`]*)`")
+
+
 def _database_error(error: DBAPIError):
+    if database_error_number(error) in _NOT_STORABLE_ERRNOS:
+        column = _COLUMN.search(getattr(error.orig, "msg", "") or "")
+        where = f"kolom {column.group(2)} van de WordPress-tabel {column.group(1)}" if column else "een WordPress-tabel"
+        log.warning("text not storable: %s (request %s)", describe_database_error(error), g.get("request_id"))
+        return problem(422, "text_not_storable",
+                       f"De tekst bevat tekens die {where} niet kan bewaren (de tabel gebruikt een oudere tekenset). "
+                       "Er is niets gewijzigd; laat de speciale tekens (zoals emoji) weg.")
     transient = isinstance(error, (OperationalError, InterfaceError)) or error.connection_invalidated or (
         getattr(error.orig, "errno", None) in _TRANSIENT_MYSQL_ERRNOS
     )
@@ -121,7 +135,9 @@ def _database_error(error: DBAPIError):
 
 
 def _unexpected(error: Exception):
-    # Log where it happened, not what it said: driver messages can carry SQL and values.
+    # Where it happened and, for a database error, what the server said with its values redacted; never
+    # the message of other exceptions, SQL, parameters or bodies (they can carry values and secrets).
     frames = "; ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)[-6:])
-    log.error("unhandled %s (request %s) at %s", type(error).__name__, g.get("request_id"), frames)
+    said = f": {describe_database_error(error)}" if isinstance(error, DBAPIError) else ""
+    log.error("unhandled %s%s (request %s) at %s", type(error).__name__, said, g.get("request_id"), frames)
     return problem(500, "internal_error", "the service failed to handle this request; it has been logged")

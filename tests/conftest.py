@@ -88,11 +88,24 @@ class DatabaseFactory:
             self._server.dispose()
 
 
+@pytest.fixture(scope="session")
+def database_factories(tmp_path_factory):
+    """One DatabaseFactory per backend for the whole session (WordPress installs each variant once)."""
+    factories: dict[str, DatabaseFactory] = {}
+    yield lambda backend: factories.setdefault(backend, DatabaseFactory(backend, tmp_path_factory))
+    for factory in factories.values():
+        factory.drop_all()
+
+
 @pytest.fixture(scope="session", params=BACKENDS)
-def databases(request, tmp_path_factory):
-    factory = DatabaseFactory(request.param, tmp_path_factory)
-    yield factory
-    factory.drop_all()
+def databases(request, database_factories):
+    return database_factories(request.param)
+
+
+@pytest.fixture(scope="session", params=wordpress_network.VARIANTS)
+def wordpress_databases(request, database_factories):
+    """For tests of what only MariaDB has (collations, charsets, WordPress's PHP): its two variants."""
+    return database_factories(request.param)
 
 
 @pytest.fixture

@@ -12,9 +12,10 @@ import time
 from dataclasses import replace
 
 import pytest
+from mysql.connector.errors import get_mysql_exception
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import select, update
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from jobs import registry
 from jobs.mail import MAX_ATTEMPTS, queue_mail
@@ -77,10 +78,16 @@ def test_a_run_records_its_outcome(rt, users):
     assert run["trigger"] == "cli" and run["started_at"] and run["finished_at"]
 
 
+def mysql_error(errno: int, message: str):
+    return get_mysql_exception(errno, msg=message, sqlstate="23000")
+
+
 @pytest.mark.parametrize("raised, error", [
     (JobRefused("the file has 3 bad rows; first: line 7"), "the file has 3 bad rows; first: line 7"),
     (RuntimeError("boom"), "RuntimeError: boom"),
-    (OperationalError("SELECT secret FROM x WHERE pw='hunter2'", {}, Exception("conn lost")), "database error (Exception)"),
+    (OperationalError("SELECT secret FROM x WHERE pw='hunter2'", {}, Exception("conn lost")), "database error: Exception"),
+    (IntegrityError("INSERT INTO x VALUES ('hunter2')", {}, mysql_error(1062, "Duplicate entry 'hunter2' for key 'pw'")),
+     "database error: 1062 Duplicate entry '…' for key '…'"),
 ])
 def test_failures_are_recorded_without_sql_or_secrets(rt, users, test_job, raised, error):
     def fail(_ctx):

@@ -1,5 +1,7 @@
 """Errors the data layer reports; the HTTP layer maps them to problem responses."""
 
+import re
+
 
 class DataError(Exception):
     status = 400
@@ -16,3 +18,29 @@ class NotFound(DataError):
 
 class Conflict(DataError):
     status = 409
+
+
+# Server errors whose quoted parts name operations, collations, tables or hosts, never stored values.
+_ERRNOS_QUOTING_NAMES = {1044, 1045, 1049, 1054, 1253, 1142, 1146, 1267, 1270, 1271, 2003, 2005}
+_QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")
+
+
+def database_error_number(exc: BaseException) -> int | None:
+    """The MySQL/MariaDB error number behind a (SQLAlchemy-wrapped) driver error, if any."""
+    errno = getattr(getattr(exc, "orig", None), "errno", None) or getattr(exc, "errno", None)
+    return errno if isinstance(errno, int) and errno > 0 else None
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """What the database said, fit for operators' terminals, job records and logs: the error number and the
+    server's message with quoted values redacted (``1062 Duplicate entry '…' for key '…'``). Never the SQL
+    or its parameters (SQLAlchemy's own text carries those, so only the driver's message is used)."""
+    orig = getattr(exc, "orig", None) or exc
+    errno = database_error_number(exc)
+    message = getattr(orig, "msg", None)
+    if not errno or not isinstance(message, str):
+        return type(orig).__name__
+    message = " ".join(message.split())[:300]
+    if errno not in _ERRNOS_QUOTING_NAMES:
+        message = _QUOTED.sub("'…'", message)
+    return f"{errno} {message}"
