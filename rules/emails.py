@@ -37,18 +37,10 @@ def login_candidate(email: str) -> str:
 
 
 def nicename_candidate(login: str) -> str:
-    """As ``sanitize_title()`` of the login: lower case, letters, digits and hyphens, at most 50."""
-    return (re.sub(r"-+", "-", re.sub(r"[^a-z0-9-]", "-", login.lower())).strip("-") or "schoolbeheerder")[:50]
-
-
-def unique(candidate: str, taken: set[str], limit: int) -> str:
-    """``candidate``, or ``candidate-2``, ``candidate-3`` … within ``limit`` characters, not in ``taken``."""
-    if candidate not in taken:
-        return candidate
-    n = 2
-    while True:
-        suffix = f"-{n}"
-        name = candidate[:limit - len(suffix)] + suffix
-        if name not in taken:
-            return name
-        n += 1
+    """``sanitize_title()`` of the login as ``wp_insert_user()`` applies it (``sanitize_title_with_dashes``
+    on the first 50 characters): lower case; dots become hyphens; letters, digits, ``_`` and ``-`` stay,
+    anything else goes; runs of hyphens collapse and none lead or trail. ``jan_de_smet`` stays itself."""
+    title = login[:50].lower().replace(".", "-")
+    title = re.sub(r"[^%a-z0-9 _-]", "", title)
+    title = re.sub(r"-+", "-", re.sub(r"\s+", "-", title)).strip("-")
+    return title or "schoolbeheerder"

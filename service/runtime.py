@@ -9,6 +9,7 @@ from flask import current_app, g
 from sqlalchemy import Connection, Engine
 
 from wp_bridge.db import make_engine
+from wp_bridge.locks import release_transaction_locks
 from wp_bridge.sites import Network
 from wp_bridge.tables import network_tables
 
@@ -49,5 +50,8 @@ def db() -> Connection:
 def close_db(_exc=None) -> None:
     conn = g.pop("db_conn", None)
     if conn is not None:
+        if conn.in_transaction():
+            conn.rollback()
+        release_transaction_locks(conn)
         conn.close()
 

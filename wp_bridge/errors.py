@@ -20,6 +20,10 @@ class Conflict(DataError):
     status = 409
 
 
+class Busy(DataError):
+    status = 503
+
+
 # Server errors whose quoted parts name operations, collations, tables or hosts, never stored values.
 _ERRNOS_QUOTING_NAMES = {1044, 1045, 1049, 1054, 1253, 1142, 1146, 1267, 1270, 1271, 2003, 2005}
 _QUOTED = re.compile(r"'(?:[^'\\]|\\.)*'")

@@ -16,9 +16,10 @@ import threading
 import time
 from collections.abc import Iterator
 
-from sqlalchemy import Engine, text
+from sqlalchemy import Connection, Engine, text
 
 from .db import is_mysql
+from .errors import Busy
 
 _local_locks: dict[str, threading.Lock] = {}
 _local_guard = threading.Lock()
@@ -82,3 +83,32 @@ def _local_lock(key: str, timeout: float) -> Iterator[bool]:
     finally:
         if acquired:
             lock.release()
+
+
+ACCOUNTS_LOCK = "wordpress-accounts"
+ACCOUNTS_LOCK_TIMEOUT_SECONDS = 30
+_HELD = "lop_transaction_locks"
+
+
+def lock_for_transaction(conn: Connection, name: str, timeout: float = ACCOUNTS_LOCK_TIMEOUT_SECONDS) -> None:
+    """Take a network-wide named lock on the transaction's own connection, to be held until the transaction
+    has committed or rolled back (``release_transaction_locks``). MySQL's GET_LOCK belongs to the session,
+    not the transaction: whoever ends the transaction releases it. SQLite needs none: its writers are
+    serialised by ``BEGIN IMMEDIATE`` already."""
+    if not is_mysql(conn):
+        return
+    held = conn.info.setdefault(_HELD, [])
+    lock_name = _mysql_lock_name(conn.engine, name)
+    if lock_name in held:
+        return
+    if conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": lock_name, "t": timeout}).scalar() != 1:
+        raise Busy("busy", "Er worden op dit moment elders accounts aangemaakt; probeer het zo dadelijk opnieuw.")
+    held.append(lock_name)
+
+
+def release_transaction_locks(conn: Connection) -> None:
+    """Release what ``lock_for_transaction`` took; call after the commit or rollback (and when the
+    connection is given back, in case a caller did not)."""
+    held = conn.info.pop(_HELD, None) if not conn.closed else None
+    for lock_name in held or ():
+        conn.exec_driver_sql("DO RELEASE_LOCK(%s)", (lock_name,))

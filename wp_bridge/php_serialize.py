@@ -16,6 +16,24 @@ class PhpSerializeError(ValueError):
     pass
 
 
+# PHP's trim(): WordPress trims a stored value before unserializing it.
+PHP_TRIM = " \t\n\r\0\x0b"
+
+
+def maybe_unserialize(data: str) -> PhpValue:
+    """A stored meta or option value read as WordPress reads it (``maybe_unserialize()`` on PHP 8.2):
+    trimmed first; ``is_serialized()`` wants it to end in ``;`` or ``}``; PHP's ``unserialize()`` then
+    ignores anything after the first complete value and accepts a ``+`` on integers. Raises
+    PhpSerializeError for a value WordPress would not read as serialized data either."""
+    text = data.strip(PHP_TRIM)
+    if text == "N;":
+        return None
+    if len(text) < 4 or text[1:2] != ":" or text[-1:] not in (";", "}"):
+        raise PhpSerializeError("not a serialized value")
+    value, _end = _parse(text.encode("utf-8"), 0, depth=0)
+    return value
+
+
 def unserialize(data: str | bytes) -> PhpValue:
     raw = data.encode("utf-8") if isinstance(data, str) else bytes(data)
     value, end = _parse(raw, 0, depth=0)
@@ -32,7 +50,7 @@ def _read_until(raw: bytes, pos: int, terminator: bytes) -> tuple[bytes, int]:
 
 
 def _int(text: bytes, pos: int) -> int:
-    if not text or not (text.isdigit() or (text[:1] == b"-" and text[1:].isdigit())):
+    if not text or not (text.isdigit() or (text[:1] in (b"-", b"+") and text[1:].isdigit())):
         raise PhpSerializeError(f"bad integer at byte {pos}")
     return int(text)
 

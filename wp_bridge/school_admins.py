@@ -1,11 +1,12 @@
 """School admins: the link between a school and a WordPress user, the ``schoolbeheerder`` role on the site,
 and new WordPress accounts with a set-password link — written as WordPress itself writes them.
 
-Writing WordPress's tables directly bypasses its object cache: every function returns the user ids the
-WordPress plugin must clear (``clean_user_cache``)."""
+Writing WordPress's tables directly bypasses its object cache and hooks: every write returns what the
+WordPress plugin must do afterwards (``WordPressEffects``)."""
 
 from __future__ import annotations
 
+import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -13,17 +14,31 @@ from urllib.parse import quote
 
 from sqlalchemy import Connection, bindparam, delete, func, select, update
 
-from rules.emails import login_candidate, nicename_candidate, unique
+from rules.emails import login_candidate, nicename_candidate
 
 from .audit import Actor, Change, write_audit
 from .db import is_mysql, utcnow
-from .php_serialize import PhpSerializeError, serialize, unserialize
+from .effects import WordPressEffects
+from .errors import Conflict
+from .locks import ACCOUNTS_LOCK, lock_for_transaction
+from .php_serialize import PhpSerializeError, serialize
 from .sites import WpSite
-from .tables import NetworkTables, SiteTables
-from .users import capabilities_key
+from .tables import SiteTables
+from .users import capabilities_key, parse_capabilities, read_capabilities
 from .wp_hashes import activation_key_value, generate_reset_key
 
 CHUNK = 500
+
+
+class UnreadableWordPressValue(Conflict):
+    """A role value WordPress keeps that the sidecar cannot read: never overwritten (409)."""
+
+    def __init__(self, values: list[tuple[int, str]]):
+        self.values = values  # (user id, meta key)
+        user_id, key = values[0]
+        super().__init__("unreadable_wordpress_value",
+                         f"De WordPress-rollen van gebruiker {user_id} ({key}) zijn onleesbaar. De LOP-service "
+                         "overschrijft ze niet: laat een WordPress-beheerder deze gebruiker nakijken. Er is niets gewijzigd.")
 
 
 @dataclass
@@ -38,9 +53,10 @@ class NewAccount:
 class AddResult:
     linked: list[tuple[int, int]] = field(default_factory=list)  # (school, user) newly linked
     already: list[tuple[int, int]] = field(default_factory=list)
+    restored: set[int] = field(default_factory=set)  # users whose missing role was given back
     created: dict[str, NewAccount] = field(default_factory=dict)  # email -> account
     users: dict[str, int] = field(default_factory=dict)  # email -> user id
-    invalidate: set[int] = field(default_factory=set)
+    wordpress: WordPressEffects = field(default_factory=WordPressEffects)
     hashing_seconds: float = 0.0
 
 
@@ -49,51 +65,83 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
-def users_by_email(conn: Connection, network, emails: list[str]) -> dict[str, int]:
-    """Existing users by address (compared without case, as MySQL's collation does)."""
-    users = network.core.users
+def _matching(conn: Connection, column, values: list[str], *, locking: bool = False) -> dict[str, int]:
+    """value -> the lowest user ID whose ``column`` equals it as the database compares it (MySQL: the
+    column's own collation, so case, trailing spaces and accents count as WordPress's lookups count them;
+    SQLite: without case). ``locking`` reads the latest committed rows and locks them (not a snapshot)."""
+    users = column.table
     found: dict[str, int] = {}
-    lowered = sorted({e.lower() for e in emails})
-    # MySQL compares without case in WordPress's collation and can use the user_email index; SQLite cannot.
-    column = users.c.user_email if is_mysql(conn) else func.lower(users.c.user_email)
-    for chunk in _chunks(lowered):
-        for user_id, email in conn.execute(select(users.c.ID, users.c.user_email)
-                                           .where(column.in_(chunk)).order_by(users.c.ID)):
-            found.setdefault(email.lower(), int(user_id))
+    if not is_mysql(conn):
+        lowered = {v.lower(): v for v in values}
+        for chunk in _chunks(sorted(lowered)):
+            for user_id, stored in conn.execute(select(users.c.ID, column).where(func.lower(column).in_(chunk))
+                                                .order_by(users.c.ID)):
+                found.setdefault(lowered[stored.lower()], int(user_id))
+        return found
+    for chunk in _chunks(sorted(set(values))):
+        # One query tells whether anything in the chunk exists at all (the usual answer for new addresses
+        # is no); only then is each value asked alone, so that the database decides what is equal.
+        query = select(users.c.ID, column).where(column.in_(chunk))
+        rows = conn.execute(query.with_for_update(read=True) if locking else query).all()
+        if not rows:
+            continue
+        one = select(users.c.ID).where(column == bindparam("v")).order_by(users.c.ID).limit(1)
+        one = one.with_for_update(read=True) if locking else one
+        for value in chunk:
+            user_id = conn.execute(one, {"v": value}).scalar()
+            if user_id is not None:
+                found[value] = int(user_id)
     return found
 
 
-def add_admins(conn: Connection, network, nt: NetworkTables, t: SiteTables, site: WpSite, db_version: int,
-               requests: list[tuple[int, str]], actor: Actor) -> AddResult:
-    """Link each (school, normalised e-mail): existing users get the role on this site if they lack it (their
-    other roles stay); new addresses get a WordPress account and a set-password key. All inside the
-    caller's transaction, in bulk statements."""
+def users_by_email(conn: Connection, network, emails: list[str], *, locking: bool = False) -> dict[str, int]:
+    """Existing users by address (as given), compared as WordPress's ``email_exists()`` compares."""
+    return _matching(conn, network.core.users.c.user_email, emails, locking=locking)
+
+
+def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_version: int,
+               requests: list[tuple[int, str]], actor: Actor, role: str) -> AddResult:
+    """Link each (school, normalised e-mail): existing users get ``role`` on this site if they lack it
+    (their other roles stay; a link whose role was removed in WordPress gets it back); new addresses get a
+    WordPress account and a set-password key, as ``wp_insert_user()`` + ``add_user_to_blog()`` write them.
+    All inside the caller's transaction, in bulk statements. Accounts are created under a network-wide
+    lock held until that transaction ends, so that two requests cannot create the same user twice."""
     result = AddResult()
     emails = sorted({email for _school, email in requests})
     existing = users_by_email(conn, network, emails)
-    new_emails = [e for e in emails if e.lower() not in existing]
-    if new_emails:
-        _create_accounts(conn, network, site, db_version, new_emails, result)
+    maybe_new = [e for e in emails if e not in existing]
+    if maybe_new:
+        keys = _reset_keys(maybe_new, db_version, result)  # hashing (slow for phpass) before the lock
+        lock_for_transaction(conn, ACCOUNTS_LOCK)
+        existing = users_by_email(conn, network, emails, locking=True)  # sees what others committed meanwhile
+        new = [e for e in maybe_new if e not in existing]
+        if new:
+            _create_accounts(conn, network, site, {e: keys[e] for e in new}, result)
     for email in emails:
-        result.users[email] = existing.get(email.lower()) or result.created[email].user_id
+        result.users[email] = existing[email] if email in existing else result.created[email].user_id
     wanted = {(school, result.users[email]) for school, email in requests}
     present = set()
     for chunk in _chunks(sorted({u for _s, u in wanted})):
         present |= {(int(s), int(u)) for s, u in conn.execute(
             select(t.school_admins.c.school_id, t.school_admins.c.user_id).where(t.school_admins.c.user_id.in_(chunk)))}
-    now = utcnow()
     new_links = sorted(wanted - present)
     result.already = sorted(wanted & present)
     result.linked = new_links
+    granted = _grant_role(conn, network, site, sorted({u for _s, u in wanted}), role, result.wordpress)
+    created_ids = {a.user_id for a in result.created.values()}
+    for account in result.created.values():
+        result.wordpress.action("user_register", account.user_id, site.id, role)
+    result.restored = granted & {u for _s, u in result.already} - {u for _s, u in new_links}
+    changes = [Change("school_admin", "add", u, s, new={"user_id": u, "email": email_of(result, u),
+                                                        "account_created": u in created_ids})
+               for s, u in new_links]
+    changes += [Change("school_admin", "restore_role", u, s, new={"user_id": u, "role": role})
+                for s, u in result.already if u in result.restored]
     if new_links:
-        conn.execute(t.school_admins.insert(), [{"school_id": s, "user_id": u, "created_at": now,
+        conn.execute(t.school_admins.insert(), [{"school_id": s, "user_id": u, "created_at": utcnow(),
                                                  "created_by": actor.user_id or None} for s, u in new_links])
-        granted = _grant_role(conn, network, site.id, sorted({u for _s, u in new_links}))
-        result.invalidate |= granted | {u for _s, u in new_links}
-        write_audit(conn, t, site.id, actor, [
-            Change("school_admin", "add", u, s, new={"user_id": u, "email": email_of(result, u),
-                                                     "account_created": u in {a.user_id for a in result.created.values()}})
-            for s, u in new_links])
+    if changes:
+        write_audit(conn, t, site.id, actor, changes)
     return result
 
 
@@ -101,71 +149,112 @@ def email_of(result: AddResult, user_id: int) -> str | None:
     return next((e for e, u in result.users.items() if u == user_id), None)
 
 
-def _create_accounts(conn: Connection, network, site: WpSite, db_version: int, emails: list[str], result: AddResult) -> None:
-    users, usermeta = network.core.users, network.core.usermeta
-    logins = set(conn.execute(select(users.c.user_login)).scalars())
-    nicenames = set(conn.execute(select(users.c.user_nicename)).scalars())
-    now = utcnow().replace(microsecond=0)
+def _reset_keys(emails: list[str], db_version: int, result: AddResult) -> dict[str, tuple[str, str]]:
+    """email -> (plain set-password key, the value stored in user_activation_key)."""
     unix = int(time.time())
-    rows, keys = [], {}
+    keys = {}
+    started = time.perf_counter()
     for email in emails:
-        login = unique(login_candidate(email), logins, 60)
-        logins.add(login)
-        nicename = unique(nicename_candidate(login), nicenames, 50)
-        nicenames.add(nicename)
         key = generate_reset_key()
-        started = time.perf_counter()
-        activation = activation_key_value(key, unix, db_version)
-        result.hashing_seconds += time.perf_counter() - started
-        keys[login] = (email, key)
-        rows.append({"user_login": login, "user_pass": "", "user_nicename": nicename, "user_email": email,
-                     "user_url": "", "user_registered": now, "user_activation_key": activation, "user_status": 0,
-                     "display_name": login})
+        keys[email] = (key, activation_key_value(key, unix, db_version))
+    result.hashing_seconds += time.perf_counter() - started
+    return keys
+
+
+def _unique_names(conn: Connection, column, bases: list[str], limit: int) -> list[str]:
+    """For each base, the base or ``base-2``, ``base-3`` … that no stored value of ``column`` equals as the
+    database compares (read under the accounts lock) and that no earlier name of this batch took."""
+    stored = _matching(conn, column, bases, locking=True)
+    equal = column == bindparam("v") if is_mysql(conn) else func.lower(column) == func.lower(bindparam("v"))
+    one = select(column).where(equal).limit(1).with_for_update(read=True)
+    taken: set[str] = set()  # this batch: generated names are lower-case ASCII, so plain equality is the collation's
+    names = []
+    for base in bases:
+        n, name = 1, base
+        while name in taken or (base in stored and conn.execute(one, {"v": name}).first() is not None):
+            n += 1
+            name = base[:limit - len(f"-{n}")] + f"-{n}"
+        taken.add(name)
+        names.append(name)
+    return names
+
+
+def _create_accounts(conn: Connection, network, site: WpSite, keys: dict[str, tuple[str, str]], result: AddResult) -> None:
+    users, usermeta = network.core.users, network.core.usermeta
+    emails = sorted(keys)
+    logins = _unique_names(conn, users.c.user_login, [login_candidate(e) for e in emails], 60)
+    nicenames = _unique_names(conn, users.c.user_nicename, [nicename_candidate(login) for login in logins], 50)
+    now = utcnow().replace(microsecond=0)
+    rows = [{"user_login": login, "user_pass": "", "user_nicename": nicename, "user_email": email, "user_url": "",
+             "user_registered": now, "user_activation_key": keys[email][1], "user_status": 0, "display_name": login}
+            for email, login, nicename in zip(emails, logins, nicenames, strict=True)]
     for chunk in _chunks(rows):
         conn.execute(users.insert(), chunk)
     ids = {}
-    for chunk in _chunks(sorted(keys)):
+    for chunk in _chunks(logins):
         ids.update({login: int(i) for i, login in conn.execute(
             select(users.c.ID, users.c.user_login).where(users.c.user_login.in_(chunk)))})
     meta = []
-    for login, (email, key) in keys.items():
+    for email, login in zip(emails, logins, strict=True):
         user_id = ids[login]
-        result.created[email] = NewAccount(user_id, login, email, key)
-        # The usermeta wp_insert_user() writes for a new user, then the role on this site.
+        result.created[email] = NewAccount(user_id, login, email, keys[email][0])
+        # The usermeta wp_insert_user() writes for a new user (the role follows in _grant_role).
         meta += [{"user_id": user_id, "meta_key": k, "meta_value": v} for k, v in (
             ("nickname", login), ("first_name", ""), ("last_name", ""), ("description", ""), ("rich_editing", "true"),
             ("syntax_highlighting", "true"), ("comment_shortcuts", "false"), ("admin_color", "fresh"), ("use_ssl", "0"),
-            ("show_admin_bar_front", "true"), ("locale", ""), ("primary_blog", str(site.id)))]
-        result.invalidate.add(user_id)
+            ("show_admin_bar_front", "true"), ("locale", ""))]
     for chunk in _chunks(meta, 2000):
         conn.execute(usermeta.insert(), chunk)
 
 
-def _grant_role(conn: Connection, network, site_id: int, user_ids: list[int], role: str = "schoolbeheerder") -> set[int]:
-    """Give ``role`` on the site to users who lack it, keeping every other role. Returns who changed."""
+def _user_meta(conn: Connection, network, user_ids: list[int], keys: list[str]) -> dict[int, dict[str, tuple[int, str]]]:
+    """user -> meta key -> (umeta_id, value), for the given keys (the first row of each, as WordPress reads)."""
     usermeta = network.core.usermeta
-    caps_key, level_key = capabilities_key(network, site_id), f"{network.prefix(site_id)}user_level"
     current: dict[int, dict[str, tuple[int, str]]] = defaultdict(dict)
     for chunk in _chunks(user_ids):
         for umeta_id, user_id, key, value in conn.execute(
                 select(usermeta.c.umeta_id, usermeta.c.user_id, usermeta.c.meta_key, usermeta.c.meta_value)
-                .where(usermeta.c.user_id.in_(chunk), usermeta.c.meta_key.in_([caps_key, level_key]))):
-            current[int(user_id)][key] = (int(umeta_id), value)
-    inserts, updates, changed = [], [], set()
+                .where(usermeta.c.user_id.in_(chunk), usermeta.c.meta_key.in_(keys)).order_by(usermeta.c.umeta_id)):
+            current[int(user_id)].setdefault(key, (int(umeta_id), value))
+    return current
+
+
+def _grant_role(conn: Connection, network, site: WpSite, user_ids: list[int], role: str,
+                effects: WordPressEffects) -> set[int]:
+    """``add_user_to_blog()`` for users who lack ``role`` on the site, keeping every other role; on a network
+    a user without a primary site gets this one (and its domain as source_domain). Returns who changed.
+    Refuses (nothing written) when a user's stored roles are unreadable."""
+    usermeta = network.core.usermeta
+    caps_key, level_key = capabilities_key(network, site.id), f"{network.prefix(site.id)}user_level"
+    multisite = network.is_multisite(conn)
+    current = _user_meta(conn, network, user_ids, [caps_key, level_key, "primary_blog", "source_domain"])
+    inserts, updates, changed, unreadable = [], [], set(), []
     for user_id in user_ids:
         caps_row = current[user_id].get(caps_key)
-        roles = _capabilities(caps_row[1] if caps_row else None)
+        try:
+            roles = dict(read_capabilities(caps_row[1] if caps_row else None))
+        except PhpSerializeError:
+            unreadable.append((user_id, caps_key))
+            continue
         if roles.get(role) is True:
             continue
         roles[role] = True
         changed.add(user_id)
-        value = serialize(roles)
-        if caps_row:
-            updates.append({"b_id": caps_row[0], "value": value})
-        else:
-            inserts.append({"user_id": user_id, "meta_key": caps_key, "meta_value": value})
+        effects.action("add_user_to_blog", user_id, site.id, role)
+        values = {caps_key: serialize(roles)}
         if level_key not in current[user_id]:
-            inserts.append({"user_id": user_id, "meta_key": level_key, "meta_value": "0"})
+            values[level_key] = "0"
+        if multisite and not (current[user_id].get("primary_blog") or (0, ""))[1]:
+            values["primary_blog"] = str(site.id)
+            values["source_domain"] = _domain(conn, network, site.id)
+        for key, value in values.items():
+            row = current[user_id].get(key)
+            if row:
+                updates.append({"b_id": row[0], "value": value})
+            else:
+                inserts.append({"user_id": user_id, "meta_key": key, "meta_value": value})
+    if unreadable:
+        raise UnreadableWordPressValue(unreadable)
     if inserts:
         conn.execute(usermeta.insert(), inserts)
     if updates:
@@ -174,53 +263,102 @@ def _grant_role(conn: Connection, network, site_id: int, user_ids: list[int], ro
     return changed
 
 
-def _capabilities(value: str | None) -> dict:
-    """The stored capabilities array in its order (roles and any single capabilities); none when absent
-    or unreadable."""
-    try:
-        parsed = unserialize(value) if value else {}
-    except PhpSerializeError:
-        return {}
-    return dict(parsed) if isinstance(parsed, dict) else {}
+def _domain(conn: Connection, network, site_id: int) -> str:
+    blogs = network.core.blogs
+    return conn.execute(select(blogs.c.domain).where(blogs.c.blog_id == site_id)).scalar() or ""
 
 
 def remove_admin(conn: Connection, network, t: SiteTables, site_id: int, school_id: int, user_id: int,
-                 actor: Actor, role: str = "schoolbeheerder") -> tuple[bool, set[int]]:
-    """Unlink; without any other school on this site the user loses the role here (other roles stay; the
-    WordPress user is never deleted). Returns (role removed, users whose cache to clear)."""
-    deleted = conn.execute(delete(t.school_admins).where(t.school_admins.c.school_id == school_id,
-                                                         t.school_admins.c.user_id == user_id)).rowcount
-    if not deleted:
-        return False, set()
+                 actor: Actor, role: str) -> tuple[bool, WordPressEffects] | None:
+    """Unlink; without any other school on this site the user loses ``role`` here. Other roles stay; with
+    none left it is WordPress's ``remove_user_from_blog()``. The WordPress user is never deleted. None when
+    there was no such link; else (role removed, what the plugin must do)."""
+    effects = WordPressEffects()
+    link = t.school_admins.c.school_id == school_id, t.school_admins.c.user_id == user_id
+    if conn.execute(select(t.school_admins.c.user_id).where(*link)).first() is None:
+        return None
     others = conn.execute(select(func.count()).select_from(t.school_admins)
-                          .where(t.school_admins.c.user_id == user_id)).scalar_one()
+                          .where(t.school_admins.c.user_id == user_id, t.school_admins.c.school_id != school_id)).scalar_one()
     role_removed = False
     if not others:
-        usermeta = network.core.usermeta
-        key = capabilities_key(network, site_id)
-        row = conn.execute(select(usermeta.c.umeta_id, usermeta.c.meta_value)
-                           .where(usermeta.c.user_id == user_id, usermeta.c.meta_key == key)).first()
-        roles = _capabilities(row[1] if row else None)
-        if role in roles:
-            del roles[role]
-            conn.execute(update(usermeta).where(usermeta.c.umeta_id == row[0]).values(meta_value=serialize(roles)))
-            role_removed = True
+        role_removed = _revoke_role(conn, network, site_id, user_id, role, effects)
+    conn.execute(delete(t.school_admins).where(*link))
     write_audit(conn, t, site_id, actor, [Change("school_admin", "remove", user_id, school_id,
                                                  old={"user_id": user_id}, new={"role_removed": role_removed})])
-    return role_removed, {user_id}
+    effects.user_changed(user_id)
+    return role_removed, effects
 
 
-def school_stats(conn: Connection, network, t: SiteTables) -> dict:
-    users = network.core.users
+def _revoke_role(conn: Connection, network, site_id: int, user_id: int, role: str, effects: WordPressEffects) -> bool:
+    usermeta = network.core.usermeta
+    caps_key, level_key = capabilities_key(network, site_id), f"{network.prefix(site_id)}user_level"
+    row = _user_meta(conn, network, [user_id], [caps_key])[user_id].get(caps_key)
+    try:
+        roles = dict(read_capabilities(row[1] if row else None))
+    except PhpSerializeError:
+        raise UnreadableWordPressValue([(user_id, caps_key)]) from None
+    if role not in roles:
+        return False
+    del roles[role]
+    if roles:  # other roles or capabilities on this site stay
+        conn.execute(update(usermeta).where(usermeta.c.umeta_id == row[0]).values(meta_value=serialize(roles)))
+        return True
+    _remove_user_from_blog(conn, network, site_id, user_id)
+    effects.action("remove_user_from_blog", user_id, site_id, role)
+    return True
+
+
+def _remove_user_from_blog(conn: Connection, network, site_id: int, user_id: int) -> None:
+    """As WordPress's ``remove_user_from_blog()``: a primary site that is this one moves to the user's first
+    other live site (or to none), then the capabilities and user level rows of this site go."""
+    usermeta = network.core.usermeta
+    caps_key, level_key = capabilities_key(network, site_id), f"{network.prefix(site_id)}user_level"
+    if network.is_multisite(conn):
+        meta = _user_meta(conn, network, [user_id], ["primary_blog", "source_domain"])[user_id]
+        if (meta.get("primary_blog") or (0, ""))[1] == str(site_id):
+            other = _first_other_site(conn, network, user_id, site_id)
+            values = {"primary_blog": str(other[0]) if other else "", "source_domain": other[1] if other else ""}
+            for key, value in values.items():
+                if key in meta:
+                    conn.execute(update(usermeta).where(usermeta.c.umeta_id == meta[key][0]).values(meta_value=value))
+                else:
+                    conn.execute(usermeta.insert().values(user_id=user_id, meta_key=key, meta_value=value))
+    conn.execute(delete(usermeta).where(usermeta.c.user_id == user_id, usermeta.c.meta_key.in_([caps_key, level_key])))
+
+
+def _first_other_site(conn: Connection, network, user_id: int, site_id: int) -> tuple[int, str] | None:
+    """The live site with the lowest id, other than ``site_id``, on which the user has a capabilities row
+    (WordPress's ``get_blogs_of_user()``)."""
+    usermeta, blogs = network.core.usermeta, network.core.blogs
+    pattern = re.compile(rf"^{re.escape(network.base_prefix)}(?:(\d+)_)?capabilities$")
+    keys = conn.execute(select(usermeta.c.meta_key).where(usermeta.c.user_id == user_id,
+                                                          usermeta.c.meta_key.like(f"{network.base_prefix}%capabilities")))
+    ids = sorted({int(m.group(1) or 1) for k in keys.scalars() if (m := pattern.match(k))} - {site_id})
+    if not ids:
+        return None
+    row = conn.execute(select(blogs.c.blog_id, blogs.c.domain).where(
+        blogs.c.blog_id.in_(ids), blogs.c.archived == 0, blogs.c.spam == 0, blogs.c.deleted == 0)
+        .order_by(blogs.c.blog_id).limit(1)).first()
+    return (int(row[0]), row[1]) if row else None
+
+
+def school_stats(conn: Connection, network, t: SiteTables, site_id: int, role: str) -> dict:
+    """school -> its admins; ``role_missing`` when the link exists but WordPress no longer gives the user the
+    school admin role on this site (a WordPress admin removed it there)."""
+    users, usermeta = network.core.users, network.core.usermeta
+    caps = usermeta.alias("caps")
     rows = conn.execute(
         select(t.school_admins.c.school_id, t.school_admins.c.created_at, users.c.ID, users.c.user_email,
-               users.c.display_name, users.c.user_activation_key)
+               users.c.display_name, users.c.user_activation_key, caps.c.meta_value)
         .join(users, users.c.ID == t.school_admins.c.user_id)
+        .outerjoin(caps, (caps.c.user_id == users.c.ID) & (caps.c.meta_key == capabilities_key(network, site_id)))
         .order_by(users.c.user_email)).all()
     admins: dict[int, list[dict]] = defaultdict(list)
-    for school_id, since, user_id, email, name, activation in rows:
+    for school_id, since, user_id, email, name, activation, capabilities in rows:
+        roles = parse_capabilities(capabilities, user_id=int(user_id), key=capabilities_key(network, site_id))
         admins[int(school_id)].append({"user_id": int(user_id), "email": email, "display_name": name,
-                                       "password_set": not activation, "since": since.isoformat() + "Z"})
+                                       "password_set": not activation, "since": since.isoformat() + "Z",
+                                       "role_missing": role not in roles})
     return admins
 
 

@@ -6,14 +6,17 @@ Whether a site is a LOP site, its current school year and its schema version are
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass
 
 from sqlalchemy import Connection, inspect, literal, select, union_all
 
 from .options import get_options
-from .php_serialize import PhpSerializeError, unserialize
+from .php_serialize import PhpSerializeError, maybe_unserialize
 from .tables import core_global_tables, core_site_tables, site_prefix, wp_text
+
+log = logging.getLogger("lop_sidecar.wordpress")
 
 ENABLED_OPTION = "lop_sidecar_site_enabled"
 SCHOOL_YEAR_OPTION = "lop_sidecar_current_school_year"
@@ -137,12 +140,14 @@ class Network:
 
 
 def parse_site_admins(values) -> set[str]:
-    """Logins in the network's ``site_admins`` values; a broken value grants nobody anything."""
+    """Logins in the network's ``site_admins`` values, read as WordPress reads them; an unreadable value
+    grants nobody anything (and is logged)."""
     logins: set[str] = set()
     for value in values:
         try:
-            parsed = unserialize(value or "")
+            parsed = maybe_unserialize(value or "")
         except PhpSerializeError:
+            log.warning("unreadable WordPress value: sitemeta site_admins names no super admin")
             continue
         if isinstance(parsed, dict):
             logins.update(v for v in parsed.values() if isinstance(v, str))

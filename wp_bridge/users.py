@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import logging
 import re
 from dataclasses import dataclass
 
@@ -10,9 +11,11 @@ from sqlalchemy import Connection, String, bindparam, literal, select, union_all
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
-from .php_serialize import PhpSerializeError, unserialize
+from .php_serialize import PHP_TRIM, PhpSerializeError, maybe_unserialize
 from .sites import SITE_OPTIONS, Network, WpSite, parse_site_admins
 from .tables import core_site_tables, wp_text
+
+log = logging.getLogger("lop_sidecar.wordpress")
 
 
 @dataclass(frozen=True)
@@ -27,15 +30,25 @@ def capabilities_key(network: Network, site_id: int) -> str:
     return f"{network.prefix(site_id)}capabilities"
 
 
-def parse_capabilities(value: str | None) -> set[str]:
-    """The WordPress roles in a ``…capabilities`` usermeta value; a malformed value grants nothing."""
-    if not value:
-        return set()
+def read_capabilities(value: str | None) -> dict:
+    """A ``…capabilities`` usermeta value as WordPress reads it: the array of roles and single capabilities,
+    in its order; empty when absent. Raises PhpSerializeError when it is not an array WordPress can read."""
+    if value is None or value.strip(PHP_TRIM) == "":
+        return {}
+    parsed = maybe_unserialize(value)
+    if not isinstance(parsed, dict):
+        raise PhpSerializeError("not an array")
+    return parsed
+
+
+def parse_capabilities(value: str | None, *, user_id: int | None = None, key: str = "capabilities") -> set[str]:
+    """The WordPress roles in a ``…capabilities`` usermeta value. An unreadable value grants nothing (fail
+    closed) and is logged: WordPress would not read a role from it either."""
     try:
-        parsed = unserialize(value)
+        return granted_roles(read_capabilities(value))
     except PhpSerializeError:
+        log.warning("unreadable WordPress value: usermeta %s of user %s grants no role", key, user_id)
         return set()
-    return granted_roles(parsed) if isinstance(parsed, dict) else set()
 
 
 def load_user(conn: Connection, network: Network, user_id: int) -> WpUser | None:
@@ -60,7 +73,7 @@ def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: 
         match = key_pattern.match(key or "")
         if not match:
             continue
-        role = resolve_role(False, parse_capabilities(value), slugs)
+        role = resolve_role(False, parse_capabilities(value, user_id=user.id, key=key), slugs)
         if role is not None:
             result[int(match.group(1) or 1)] = role
     return result
@@ -130,4 +143,36 @@ def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id
     site = network.site_from_options(site_id, site_options)
     if user is None:
         return SiteAndUser(site, None, frozenset(), False)
-    return SiteAndUser(site, user, frozenset(parse_capabilities(capabilities)), user.login in parse_site_admins(super_admins))
+    roles = parse_capabilities(capabilities, user_id=user_id, key=capabilities_key(network, site_id))
+    return SiteAndUser(site, user, frozenset(roles), user.login in parse_site_admins(super_admins))
+
+
+MAX_WARNINGS = 20
+
+
+def wordpress_warnings(conn: Connection, network: Network) -> list[str]:
+    """What in WordPress's own data makes the sidecar fail closed, for the operator (``GET /health``):
+    no super admins in sitemeta, and role values the sidecar cannot read (those users have no role)."""
+    warnings: list[str] = []
+    if network.is_multisite(conn):
+        sitemeta = network.core.sitemeta
+        values = list(conn.execute(select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins")).scalars())
+        if not parse_site_admins(values):
+            warnings.append("no super admins found in sitemeta" if not values
+                            else "unreadable site_admins in sitemeta: nobody is an operator")
+    usermeta = network.core.usermeta
+    key_pattern = re.compile(rf"^{re.escape(network.base_prefix)}(?:\d+_)?capabilities$")
+    rows = conn.execute(select(usermeta.c.user_id, usermeta.c.meta_key, usermeta.c.meta_value)
+                        .where(usermeta.c.meta_key.like(f"{network.base_prefix}%capabilities"))
+                        .order_by(usermeta.c.umeta_id))
+    unreadable = []
+    for user_id, key, value in rows:
+        if key_pattern.match(key):
+            try:
+                read_capabilities(value)
+            except PhpSerializeError:
+                unreadable.append(f"unreadable usermeta {key} of user {user_id}: no role there")
+    warnings += unreadable[:MAX_WARNINGS]
+    if len(unreadable) > MAX_WARNINGS:
+        warnings.append(f"{len(unreadable) - MAX_WARNINGS} more unreadable capabilities values")
+    return warnings

@@ -11,6 +11,7 @@ from sqlalchemy import Connection
 
 from rules.roles import Role
 from rules.school_year import resolve_year
+from wp_bridge.locks import release_transaction_locks
 
 from ..auth import site_access
 from ..errors import ApiError
@@ -50,8 +51,12 @@ def write_transaction() -> Iterator[Connection]:
         yield conn
     except BaseException:
         transaction.rollback()
+        release_transaction_locks(conn)
         raise
-    transaction.commit()
+    try:
+        transaction.commit()
+    finally:
+        release_transaction_locks(conn)
 
 
 def json_body() -> dict:

@@ -9,6 +9,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from wp_bridge.db import utcnow
 from wp_bridge.job_runs import freshest_scheduler
 from wp_bridge.migrations import schema_status
+from wp_bridge.users import wordpress_warnings
 
 from ..runtime import runtime
 from ..version import __version__
@@ -23,6 +24,8 @@ class HealthSchema(Schema):
     version = fields.String()
     scheduler = fields.Dict(allow_none=True, metadata={
         "description": '{"heartbeat_age_seconds", "next_runs": {job: ISO time}}; null when no scheduler ever ran'})
+    warnings = fields.List(fields.String(), metadata={
+        "description": "what in WordPress's data makes the sidecar fail closed (no super admins, unreadable roles)"})
 
 
 @blp.route("/health")
@@ -35,14 +38,16 @@ def health():
         with rt.engine.connect() as conn:
             version = schema_status(conn, rt.network)
             beat = freshest_scheduler(conn, rt.network_tables) if version else None
+            warnings = wordpress_warnings(conn, rt.network) if version else []
     except SQLAlchemyError:
         return {"status": "unavailable", "database": "unavailable", "schema_version": None, "version": __version__,
-                "scheduler": None}, 503
+                "scheduler": None, "warnings": []}, 503
     scheduler = None if beat is None else {
         "heartbeat_age_seconds": round((utcnow() - beat.heartbeat_at).total_seconds(), 1),
         "next_runs": json.loads(beat.next_runs or "{}"),
     }
-    return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__, "scheduler": scheduler}
+    return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__, "scheduler": scheduler,
+            "warnings": warnings}
 
 
 class LiveSchema(Schema):

@@ -20,7 +20,7 @@ from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
 from wp_bridge.job_runs import active_run, freshest_scheduler
 from wp_bridge.options import get_option
-from wp_bridge.school_admins import add_admins, remove_admin, school_stats, users_by_email
+from wp_bridge.school_admins import UnreadableWordPressValue, add_admins, remove_admin, school_stats, users_by_email
 from wp_bridge.schools import list_schools, require_school
 
 from ..auth import caller, network_caller
@@ -44,8 +44,8 @@ def _db_version(conn, site) -> int:
 def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict]):
     """Link admins and queue the welcome mails of new accounts, in the caller's transaction."""
     conn, rt = db(), runtime()
-    result = add_admins(conn, rt.network, rt.network_tables, access.tables, access.site, _db_version(conn, access.site),
-                        requests, access.actor())
+    result = add_admins(conn, rt.network, access.tables, access.site, _db_version(conn, access.site),
+                        requests, access.actor(), rt.config.role_slugs.school_admin)
     names = defaultdict(list)
     for school_id, email in requests:
         names[email].append(schools[school_id]["name"])
@@ -72,7 +72,7 @@ def _send_soon() -> None:
 def stats(site_id, access):
     """Every school in name order with its admins; totals count the schools without any admin."""
     conn = db()
-    admins = school_stats(conn, runtime().network, access.tables)
+    admins = school_stats(conn, runtime().network, access.tables, site_id, runtime().config.role_slugs.school_admin)
     schools = [{"id": s["id"], "name": s["name"], "type": s["type"], "vestigingen": s["vestigingen"],
                 "admins": admins.get(s["id"], [])} for s in list_schools(conn, access.tables)]
     return {"schools": schools, "totals": {
@@ -108,22 +108,31 @@ def add(site_id, school_id, access):
     if created:
         _send_soon()
     already = bool(result.already)
-    return ({"user_id": result.users[email], "created": created, "already_admin": already, "email_queued": created,
-             "invalidate_user_cache": sorted(result.invalidate)}, 200 if already else 201)
+    return ({"user_id": result.users[email], "created": created, "already_admin": already,
+             "role_restored": bool(result.restored), "email_queued": created, **_wordpress(result.wordpress)},
+            200 if already else 201)
+
+
+def _wordpress(effects) -> dict:
+    """What the plugin must do after the write (``wordpress``); ``invalidate_user_cache`` is kept for plugins
+    that read only that."""
+    return {"invalidate_user_cache": sorted(effects.clean_user_cache), "wordpress": effects.as_json()}
 
 
 @blp.route("/sites/<int:site_id>/schools/<int:school_id>/admins/<int:user_id>", methods=["DELETE"])
 @with_site(*MANAGERS)
 @responds(blp, 200)
 def remove(site_id, school_id, user_id, access):
-    """Unlink; the user loses the schoolbeheerder role on this site when no other school of it is left."""
+    """Unlink; the user loses the school admin role on this site when no other school of it is left (with no
+    other role there, as WordPress's remove_user_from_blog())."""
     require_school(db(), access.tables, school_id)
     with write_transaction() as conn:
-        role_removed, invalidate = remove_admin(conn, runtime().network, access.tables, site_id, school_id, user_id,
-                                                access.actor(), runtime().config.role_slugs.school_admin)
-        if not invalidate:
-            raise ApiError(404, "admin_not_found", f"user {user_id} is no admin of school {school_id}")
-    return {"removed": True, "role_removed": role_removed, "invalidate_user_cache": sorted(invalidate)}
+        removed = remove_admin(conn, runtime().network, access.tables, site_id, school_id, user_id,
+                               access.actor(), runtime().config.role_slugs.school_admin)
+        if removed is None:
+            raise ApiError(404, "admin_not_found", f"gebruiker {user_id} is geen beheerder van school {school_id}")
+    role_removed, effects = removed
+    return {"removed": True, "role_removed": role_removed, **_wordpress(effects)}
 
 
 class OutboxQuery(Schema):
@@ -286,20 +295,35 @@ def import_admins(query, site_id, access):
     pairs = [(school_id, email) for _row, school_id, email in requests]
     if query["dry_run"]:
         existing = users_by_email(db(), runtime().network, [e for _s, e in pairs])
-        new = {e for _s, e in pairs if e.lower() not in existing}
+        new = {e for _s, e in pairs if e not in existing}
         report = {"rows": len(requests), "linked": None, "already_admin": None, "users_created": len(new),
                   "emails_queued": len(new), "dry_run": True}
         return report
-    with write_transaction():
-        result = _add(access, pairs, schools)
+    try:
+        with write_transaction():
+            result = _add(access, pairs, schools)
+    except UnreadableWordPressValue as exc:
+        raise _unreadable_rows(exc, requests) from None
     if result.created:
         _send_soon()
     report = {"rows": len(requests), "linked": len(result.linked), "already_admin": len(result.already),
-              "users_created": len(result.created), "emails_queued": len(result.created), "dry_run": False,
-              "invalidate_user_cache": sorted(result.invalidate)}
+              "roles_restored": len(result.restored), "users_created": len(result.created),
+              "emails_queued": len(result.created), "dry_run": False, **_wordpress(result.wordpress)}
     if query["report"] == "xlsx":
-        return _report_file(data, requests, result)
+        response = _report_file(data, requests, result)
+        response.headers["X-LOP-WordPress"] = result.wordpress.header()
+        return response
     return report
+
+
+def _unreadable_rows(exc: UnreadableWordPressValue, requests) -> ApiError:
+    """An import that would overwrite unreadable WordPress roles: an error on each row of those users."""
+    users = users_by_email(db(), runtime().network, sorted({email for _row, _school, email in requests}))
+    keys = dict(exc.values)
+    errors = [{"row": row, "column": "email", "message": f"de WordPress-rollen van deze gebruiker ({keys[users[email]]}) "
+               "zijn onleesbaar en worden niet overschreven: laat een WordPress-beheerder deze gebruiker nakijken"}
+              for row, _school, email in requests if users.get(email) in keys]
+    return ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd", errors=errors)
 
 
 def _report_file(data: bytes, requests, result) -> Response:
@@ -312,7 +336,7 @@ def _report_file(data: bytes, requests, result) -> Response:
     for row, school_id, email in requests:
         user_id = result.users[email]
         if (school_id, user_id) in already:
-            status = "was al schoolbeheerder"
+            status = "was al schoolbeheerder" + (", rol hersteld" if user_id in result.restored else "")
         elif email in result.created:
             status = "toegevoegd, nieuw account (e-mail verstuurd)"
         else:

@@ -1,0 +1,217 @@
+"""What WordPress does, done the same way (issue 12, part 4): every user, role and link the sidecar writes,
+read back by the database and, on the networks WordPress installed, by WordPress's own PHP."""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import replace
+
+import pytest
+from sqlalchemy import delete, func, select, update
+
+from rules.roles import RoleSlugs
+from service import create_app
+from service.runtime import Runtime
+from tests.conftest import SignedClient, add_user
+from tests.test_school_admins import SITE, schools, upload, usermeta, workbook_bytes  # noqa: F401 — fixture
+from tests.wordpress_network import php_env, run_php
+
+CAPS = "wp_2_capabilities"
+
+
+def wordpress_says(rt, backend, *user_ids, logins=(), emails=()):
+    """WordPress's own reading of these users (None on SQLite, where no WordPress runs)."""
+    if backend == "sqlite":
+        return None
+    env = php_env(rt.config.database_url, WP_MULTISITE="1", WP_LOOKUP_LOGINS=",".join(logins),
+                  WP_LOOKUP_EMAILS=",".join(emails))
+    *people, lookups = run_php("inspect.php", env, *map(str, user_ids))
+    return {p["user_id"]: p for p in people}, lookups
+
+
+def add(client, users, school, email, user=None):
+    return client.post(f"/api/v1/sites/{SITE}/schools/{school}/admins", user=user or users.expert2, json={"email": email})
+
+
+def set_meta(rt, user_id, key, value):
+    um = rt.network.core.usermeta
+    with rt.engine.begin() as conn:
+        if conn.execute(update(um).where(um.c.user_id == user_id, um.c.meta_key == key).values(meta_value=value)).rowcount == 0:
+            conn.execute(um.insert().values(user_id=user_id, meta_key=key, meta_value=value))
+
+
+def test_a_login_that_differs_only_in_case_is_taken(client, rt, users, backend, schools):
+    with rt.engine.begin() as conn:
+        existing = add_user(conn, rt.network, "JanPeeters", {})
+    response = add(client, users, schools[0], "janpeeters@school.example")
+    assert response.status_code == 201 and response.json["created"], response.json
+    new = response.json["user_id"]
+    with rt.engine.connect() as conn:
+        login = conn.execute(select(rt.network.core.users.c.user_login).where(rt.network.core.users.c.ID == new)).scalar()
+    assert login == "janpeeters-2"
+    said = wordpress_says(rt, backend, new, logins=["janpeeters", "janpeeters-2"], emails=["janpeeters@school.example"])
+    if said:
+        _people, lookups = said
+        assert lookups["logins"] == {"janpeeters": existing, "janpeeters-2": new}
+        assert lookups["emails"] == {"janpeeters@school.example": new}
+
+
+def test_an_address_differing_only_in_case_links_the_existing_account(client, rt, users, schools):
+    response = add(client, users, schools[0], "ADMIN2@example.org")
+    assert response.status_code == 201 and not response.json["created"]
+    assert response.json["user_id"] == users.admin2
+
+
+def test_concurrent_requests_for_one_new_address_create_one_user(rt, users, schools):
+    app = create_app(runtime=rt)
+    for attempt in range(4):
+        email = f"gelijktijdig{attempt}@school.example"
+        barrier, answers = threading.Barrier(2), []
+
+        def post(school):
+            client = SignedClient(app.test_client())
+            barrier.wait()
+            answers.append(add(client, users, school, email))
+
+        threads = [threading.Thread(target=post, args=(school,)) for school in schools]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(60)
+        assert sorted(a.status_code for a in answers) == [201, 201], [a.json for a in answers]
+        users_table = rt.network.core.users
+        with rt.engine.connect() as conn:
+            count = conn.execute(select(func.count()).select_from(users_table).where(users_table.c.user_email == email)).scalar()
+        assert count == 1
+        assert sum(a.json["created"] for a in answers) == 1
+        assert len({a.json["user_id"] for a in answers}) == 1
+
+
+def test_roles_with_a_trailing_newline_are_read_as_wordpress_reads_them(client, rt, users, backend, schools):
+    set_meta(rt, users.admin2_other, CAPS, 'a:1:{s:6:"editor";b:1;}\n')
+    response = add(client, users, schools[0], "admin2other@example.org")
+    assert response.status_code == 201, response.json
+    assert usermeta(rt, users.admin2_other)[CAPS] == 'a:2:{s:6:"editor";b:1;s:15:"schoolbeheerder";b:1;}'
+    said = wordpress_says(rt, backend, users.admin2_other)
+    if said:
+        assert said[0][users.admin2_other]["roles"]["2"] == ["editor", "schoolbeheerder"]
+
+
+def test_unreadable_roles_are_never_overwritten(client, rt, users, schools):
+    broken = 'a:1:{s:6:"editor";b:1;'  # cut off: WordPress cannot read it either
+    set_meta(rt, users.admin2_other, CAPS, broken)
+    response = add(client, users, schools[0], "admin2other@example.org")
+    assert response.status_code == 409 and response.json["code"] == "unreadable_wordpress_value"
+    assert str(users.admin2_other) in response.json["detail"] and CAPS in response.json["detail"]
+    assert usermeta(rt, users.admin2_other)[CAPS] == broken
+    stats = client.get(f"/api/v1/sites/{SITE}/school-stats", user=users.expert2).json
+    assert all(not s["admins"] for s in stats["schools"])
+    # in an import it is an error of that row, and nothing of the file is applied
+    data = workbook_bytes([("4711", "De Linde", "nieuw@school.example"), ("4712", "Het Kompas", "admin2other@example.org")])
+    imported = upload(client, users.expert2, data)
+    assert imported.status_code == 422 and imported.json["code"] == "import_invalid"
+    assert [(e["row"], e["column"]) for e in imported.json["errors"]] == [(3, "email")]
+    users_table = rt.network.core.users
+    with rt.engine.connect() as conn:
+        assert conn.execute(select(users_table.c.ID).where(users_table.c.user_email == "nieuw@school.example")).first() is None
+    # authentication fails closed, and the operator is told
+    assert client.get(f"/api/v1/sites/{SITE}/schools", user=users.admin2_other).status_code in (403, 404)
+    health = client.client.get("/api/v1/health").json
+    assert f"unreadable usermeta {CAPS} of user {users.admin2_other}: no role there" in health["warnings"]
+
+
+def test_the_configured_role_slug_is_granted_read_and_removed(rt, users, backend, schools):
+    config = replace(rt.config, role_slugs=RoleSlugs(school_admin="lop_schoolbeheerder"))
+    client = SignedClient(create_app(runtime=Runtime(config, rt.engine, rt.network)).test_client())
+    response = add(client, users, schools[0], "admin2other@example.org")
+    assert response.status_code == 201, response.json
+    assert usermeta(rt, users.admin2_other)[CAPS] == 'a:2:{s:15:"schoolbeheerder";b:1;s:19:"lop_schoolbeheerder";b:1;}'
+    assert response.json["wordpress"]["actions"] == [
+        {"name": "add_user_to_blog", "user_id": users.admin2_other, "blog_id": SITE, "role": "lop_schoolbeheerder"}]
+    assert client.get(f"/api/v1/sites/{SITE}/schools", user=users.admin2_other).status_code == 200
+    removed = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{users.admin2_other}", user=users.expert2)
+    assert removed.status_code == 200 and removed.json["role_removed"]
+    assert usermeta(rt, users.admin2_other)[CAPS] == 'a:1:{s:15:"schoolbeheerder";b:1;}'
+
+
+def test_removing_the_last_role_is_remove_user_from_blog(client, rt, users, backend, schools):
+    set_meta(rt, users.admin2, "wp_3_capabilities", 'a:1:{s:10:"subscriber";b:1;}')
+    set_meta(rt, users.admin2, "primary_blog", "2")
+    set_meta(rt, users.admin2, "source_domain", "lop.test")
+    assert add(client, users, schools[0], "admin2@example.org").status_code == 201
+    removed = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{users.admin2}", user=users.expert2)
+    assert removed.status_code == 200 and removed.json["role_removed"]
+    assert removed.json["wordpress"]["actions"] == [
+        {"name": "remove_user_from_blog", "user_id": users.admin2, "blog_id": SITE, "role": "schoolbeheerder"}]
+    assert removed.json["wordpress"]["clean_user_cache"] == [users.admin2] == removed.json["invalidate_user_cache"]
+    meta = usermeta(rt, users.admin2)
+    assert CAPS not in meta and "wp_2_user_level" not in meta
+    assert (meta["primary_blog"], meta["source_domain"]) == ("3", "lop.test")
+    said = wordpress_says(rt, backend, users.admin2)
+    if said:
+        person = said[0][users.admin2]
+        assert person["blogs"] == [3] and person["roles"] == {"3": ["subscriber"]} and person["primary_blog"] == "3"
+
+
+def test_other_roles_on_the_site_stay_when_the_link_goes(client, rt, users, backend, schools):
+    assert add(client, users, schools[0], "expert3@example.org").status_code == 201  # a subscriber on site 2
+    removed = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{users.expert3}", user=users.expert2)
+    assert removed.status_code == 200 and removed.json["wordpress"]["actions"] == []
+    assert usermeta(rt, users.expert3)[CAPS] == 'a:1:{s:10:"subscriber";b:1;}'
+
+
+def test_a_role_removed_in_wordpress_shows_and_adding_again_restores_it(client, rt, users, backend, schools):
+    assert add(client, users, schools[0], "admin2other@example.org").status_code == 201
+    um = rt.network.core.usermeta
+    with rt.engine.begin() as conn:  # what WordPress's remove_user_from_blog() leaves
+        conn.execute(delete(um).where(um.c.user_id == users.admin2_other, um.c.meta_key.in_([CAPS, "wp_2_user_level"])))
+    stats = client.get(f"/api/v1/sites/{SITE}/school-stats", user=users.expert2).json
+    admin = next(a for s in stats["schools"] for a in s["admins"])
+    assert admin["role_missing"] is True
+    assert client.get(f"/api/v1/sites/{SITE}/schools", user=users.admin2_other).status_code in (403, 404)
+    again = add(client, users, schools[0], "admin2other@example.org")
+    assert again.status_code == 200 and again.json["already_admin"] and again.json["role_restored"]
+    assert client.get(f"/api/v1/sites/{SITE}/schools", user=users.admin2_other).status_code == 200
+    stats = client.get(f"/api/v1/sites/{SITE}/school-stats", user=users.expert2).json
+    assert next(a for s in stats["schools"] for a in s["admins"])["role_missing"] is False
+    log = client.get(f"/api/v1/sites/{SITE}/log", user=users.expert2).json
+    assert "restore_role" in {entry["action"] for entry in log["entries"]}
+    said = wordpress_says(rt, backend, users.admin2_other)
+    if said:
+        assert said[0][users.admin2_other]["roles"] == {"2": ["schoolbeheerder"]}
+
+
+def test_new_accounts_as_wp_insert_user_and_add_user_to_blog_write_them(client, rt, users, backend, schools):
+    response = add(client, users, schools[0], "jan_de_smet@school.example")
+    assert response.status_code == 201, response.json
+    user_id = response.json["user_id"]
+    assert response.json["wordpress"] == {
+        "clean_user_cache": [user_id], "options": [],
+        "actions": [{"name": "add_user_to_blog", "user_id": user_id, "blog_id": SITE, "role": "schoolbeheerder"},
+                    {"name": "user_register", "user_id": user_id, "blog_id": SITE, "role": "schoolbeheerder"}]}
+    meta = usermeta(rt, user_id)
+    assert (meta["primary_blog"], meta["source_domain"]) == ("2", "lop.test")
+    said = wordpress_says(rt, backend, user_id)
+    if said:
+        person = said[0][user_id]
+        assert (person["login"], person["nicename"]) == ("jan_de_smet", "jan_de_smet")
+        assert person["roles"] == {"2": ["schoolbeheerder"]} and person["blogs"] == [2]
+
+
+def test_an_import_report_file_carries_what_wordpress_must_do(client, rt, users, schools):
+    data = workbook_bytes([("4711", "De Linde", "nieuw@school.example")])
+    response = upload(client, users.expert2, data, "?report=xlsx")
+    assert response.status_code == 200
+    import json
+    effects = json.loads(response.headers["X-LOP-WordPress"])
+    assert [a["name"] for a in effects["actions"]] == ["add_user_to_blog", "user_register"]
+    assert " " not in response.headers["X-LOP-WordPress"]
+
+
+def test_health_warns_when_no_super_admins_are_found(client, rt, users):
+    sitemeta = rt.network.core.sitemeta
+    with rt.engine.begin() as conn:
+        conn.execute(delete(sitemeta).where(sitemeta.c.meta_key == "site_admins"))
+    health = client.client.get("/api/v1/health").json
+    assert health["warnings"] == ["no super admins found in sitemeta"]
+    assert client.get("/api/v1/sites", user=users.operator).status_code == 403
