@@ -68,7 +68,7 @@ def compare_sites(ctx, offerings) -> dict:
     with ctx.engine.connect() as conn:
         catalogue = catalogue_info(conn, nt)
         for site in ctx.network.list_sites(conn):
-            if not site.enabled or not site.current_school_year:
+            if not site.enabled or not site.live or not site.current_school_year:
                 continue
             schooljaar = ov_schooljaar(site.current_school_year)
             index, covered, names = (index_from(offerings, schooljaar) if ctx.dry_run

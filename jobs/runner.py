@@ -22,6 +22,7 @@ from wp_bridge.db import is_mysql, utcnow
 from wp_bridge.errors import describe_database_error
 from wp_bridge.job_runs import claim_run, get_run, insert_run, run_json, update_run
 from wp_bridge.locks import named_lock
+from wp_bridge.sites import LIVE
 
 from .registry import JobRefused, JobResult, JobSpec, get_job
 
@@ -130,6 +131,12 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
             update_run(runtime.engine, nt, run_id, status="skipped", error="locked", finished_at=utcnow())
             log.info("run %s of %s skipped: another run holds the lock", run_id, row.job)
             return _final(runtime, run_id)
+        inactive = _inactive(runtime, spec, site_id)
+        if inactive:
+            update_run(runtime.engine, nt, run_id, status="skipped", error="site_inactive",
+                       summary=f"site {site_id} skipped: {inactive}", finished_at=utcnow())
+            log.info("run %s of %s: site %s skipped: %s", run_id, row.job, site_id, inactive)
+            return _final(runtime, run_id)
         ctx = JobContext(runtime, spec, run_id, site_id, bool(row.dry_run), run_json(row)["options"], row.trigger,
                          int(row.requested_by) if row.requested_by is not None else None, stop or threading.Event())
         log.info("run %s: %s%s started (%s)", run_id, row.job, f" site {site_id}" if site_id else "", row.trigger)
@@ -152,6 +159,15 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
                        finished_at=utcnow(), **progress)
             log.info("run %s of %s succeeded: %s", run_id, row.job, result.summary)
     return _final(runtime, run_id)
+
+
+def _inactive(runtime, spec, site_id: int | None) -> str | None:
+    """Why a site-scoped job must not touch its site: archived, spam or deleted in WordPress (None: live)."""
+    if spec is None or not spec.site_scoped or site_id is None:
+        return None
+    with runtime.engine.connect() as conn:
+        status = runtime.network.site_status(conn, site_id)
+    return status if status not in (None, LIVE) else None
 
 
 def _final(runtime, run_id: int) -> dict:

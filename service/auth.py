@@ -171,6 +171,8 @@ def site_access(site_id: int) -> SiteAccess:
         raise ApiError(503, "schema_outdated", f"site {site_id}'s tables are not up to date: run lop-sidecar migrate")
     tables = site_tables(site.prefix)
     if who.user_id == 0:
+        if not site.live:
+            raise ApiError(404, "site_not_found", f"site {site_id} is geen actieve LOP-site")
         return SiteAccess(site, tables, None, None, None)
     if loaded.user is None:
         raise ApiError(403, "user_unknown", f"user {who.user_id} does not exist")
@@ -182,4 +184,20 @@ def site_access(site_id: int) -> SiteAccess:
     role = loaded.role(rt.config.role_slugs)
     if role is None:
         raise ApiError(403, "forbidden", "you have no role on this site")
+    if not site.live:
+        _refuse_inactive(site, role)
     return SiteAccess(site, tables, loaded.user, role, who.switched_from)
+
+
+_READS = frozenset({"GET", "HEAD", "OPTIONS"})
+_STATUS_NL = {"archived": "gearchiveerd", "spam": "als spam gemarkeerd", "deleted": "verwijderd"}
+
+
+def _refuse_inactive(site: WpSite, role: Role) -> None:
+    """An archived, spam or deleted site is not live: nobody but operators sees it, and they only read
+    (the log and the exports stay reachable)."""
+    if role is not Role.OPERATOR:
+        raise ApiError(404, "site_not_found", f"site {site.id} is geen actieve LOP-site")
+    if request.method not in _READS:
+        raise ApiError(409, "site_inactive", f"site {site.id} is {_STATUS_NL[site.status]} in WordPress: "
+                                             "er kan niets meer gewijzigd worden, enkel gelezen")

@@ -43,6 +43,7 @@ class Config:
     timezone: str = "Europe/Brussels"
     role_slugs: RoleSlugs = RoleSlugs()
     school_year_switch: str = "08-01"  # MM-DD: the day the next school year becomes the current one
+    network_id: int = 1  # the WordPress network served (wp_site.id)
 
     @property
     def tz(self) -> ZoneInfo:
@@ -100,6 +101,10 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     except ValueError:
         raise ConfigError("LOP_SCHOOL_YEAR_SWITCH", f"expected MM-DD (e.g. 08-01), got {switch!r}") from None
 
+    network = env.get("LOP_NETWORK_ID", "").strip() or "1"
+    if not re.fullmatch(r"[1-9][0-9]{0,18}", network):
+        raise ConfigError("LOP_NETWORK_ID", f"the id of the WordPress network (wp_site.id), a positive number, got {network!r}")
+
     slugs = RoleSlugs(
         lop_expert=_slug(env, "LOP_ROLE_LOP_EXPERT", RoleSlugs.lop_expert),
         school_admin=_slug(env, "LOP_ROLE_SCHOOL_ADMIN", RoleSlugs.school_admin),
@@ -116,6 +121,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
         timezone=timezone,
         role_slugs=slugs,
         school_year_switch=switch,
+        network_id=int(network),
     )
 
 

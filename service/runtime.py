@@ -24,7 +24,7 @@ class Runtime:
 
     @classmethod
     def from_config(cls, config: Config) -> "Runtime":
-        return cls(config, make_engine(config.database_url), Network(config.table_prefix))
+        return cls(config, make_engine(config.database_url), Network(config.table_prefix, config.network_id))
 
     @property
     def network_tables(self):

@@ -215,3 +215,59 @@ def test_health_warns_when_no_super_admins_are_found(client, rt, users):
     health = client.client.get("/api/v1/health").json
     assert health["warnings"] == ["no super admins found in sitemeta"]
     assert client.get("/api/v1/sites", user=users.operator).status_code == 403
+
+
+@pytest.fixture
+def site_flag(rt):
+    """Set one of WordPress's flags on site 2 (archived, spam, deleted); cleared again afterwards."""
+    blogs = rt.network.core.blogs
+
+    def flag(name: str, value: int = 1):
+        with rt.engine.begin() as conn:
+            conn.execute(update(blogs).where(blogs.c.blog_id == SITE).values({name: value}))
+
+    yield flag
+    with rt.engine.begin() as conn:
+        conn.execute(update(blogs).where(blogs.c.blog_id == SITE).values(archived=0, spam=0, deleted=0))
+
+
+@pytest.mark.parametrize("flag", ["archived", "spam", "deleted"])
+def test_an_inactive_site_is_read_only_for_operators_and_gone_for_everyone_else(client, rt, users, schools, site_flag, flag):
+    from jobs.runner import run_now
+
+    site_flag(flag)
+    for user in (users.expert2, users.admin2):
+        refused = client.get(f"/api/v1/sites/{SITE}/schools", user=user)
+        assert (refused.status_code, refused.json["code"]) == (404, "site_not_found")
+    assert client.get(f"/api/v1/sites/{SITE}/schools", user=0).status_code == 404
+    assert client.get(f"/api/v1/sites/{SITE}/schools", user=users.operator).status_code == 200
+    assert client.get(f"/api/v1/sites/{SITE}/log", user=users.operator).status_code == 200
+    write = client.post(f"/api/v1/sites/{SITE}/schools", user=users.operator, json={
+        "name": "Nieuw", "type": "BaO", "vestigingen": [{"instellingsnummer": 4799, "vestigingsnummer": 1}]})
+    assert (write.status_code, write.json["code"]) == (409, "site_inactive")
+    removal = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}", user=users.operator)
+    assert removal.status_code == 409
+    listed = {s["id"]: s["status"] for s in client.get("/api/v1/sites", user=users.operator).json["sites"]}
+    assert listed[SITE] == flag and listed[3] == "live"
+    assert client.get("/api/v1/sites", user=users.expert2).status_code == 403  # their only site is not live
+    run = run_now(rt, "rollover", site_id=SITE, trigger="schedule")
+    assert (run["status"], run["summary"]) == ("skipped", f"site {SITE} skipped: {flag}")
+
+
+def test_one_network_only(client, rt, users):
+    """Network 2 in the same tables: its sites and super admins are nobody here (LOP_NETWORK_ID = 1)."""
+    core = rt.network.core
+    with rt.engine.begin() as conn:
+        conn.execute(core.site.insert().values(id=2, domain="ander.test", path="/"))
+        conn.execute(core.blogs.insert().values(blog_id=9, site_id=2, domain="ander.test", path="/x/"))
+        conn.execute(core.sitemeta.insert().values(site_id=2, meta_key="site_admins",
+                                                   meta_value='a:1:{i:0;s:7:"expert3";}'))
+    try:
+        as_expert = client.get("/api/v1/sites", user=users.expert3).json["sites"]
+        assert [(s["id"], s["role"]) for s in as_expert] == [(3, "lop_expert")]  # not an operator here
+        assert 9 not in {s["id"] for s in client.get("/api/v1/sites", user=users.operator).json["sites"]}
+        assert client.get("/api/v1/sites/9/schools", user=users.operator).status_code == 404
+    finally:
+        with rt.engine.begin() as conn:
+            conn.execute(delete(core.blogs).where(core.blogs.c.blog_id == 9))
+            conn.execute(delete(core.site).where(core.site.c.id == 2))

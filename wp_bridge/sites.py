@@ -24,6 +24,8 @@ SITE_DB_VERSION_OPTION = "lop_sidecar_site_db_version"
 NETWORK_DB_VERSION_OPTION = "lop_sidecar_db_version"
 SETTINGS_OPTION = "lop_sidecar_settings"  # the rights settings (wp_bridge/settings.py)
 
+LIVE, ARCHIVED, SPAM, DELETED = "live", "archived", "spam", "deleted"
+
 # Read with the site on every request: the rights settings come along, so that an edit needs no query of
 # its own to check the rights.
 SITE_OPTIONS = ("blogname", "siteurl", ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION, SETTINGS_OPTION)
@@ -39,19 +41,36 @@ class WpSite:
     current_school_year: str | None
     schema_version: int
     settings_text: str | None = None  # the stored settings option, parsed by wp_bridge.settings.site_rights_settings
+    status: str = LIVE  # or ARCHIVED, SPAM, DELETED: WordPress's flags in its blogs row
+
+    @property
+    def live(self) -> bool:
+        return self.status == LIVE
 
     def as_json(self) -> dict:
-        return {"id": self.id, "name": self.name, "url": self.url, "current_school_year": self.current_school_year}
+        return {"id": self.id, "name": self.name, "url": self.url, "current_school_year": self.current_school_year,
+                "status": self.status}
+
+
+def blog_status(archived, spam, deleted) -> str:
+    """WordPress's flags of a site as one word: the strongest of deleted, spam and archived, else live."""
+    for flag, name in ((deleted, DELETED), (spam, SPAM), (archived, ARCHIVED)):
+        if str(flag).strip() not in ("", "0", "None"):
+            return name
+    return LIVE
 
 
 class Network:
-    """The WordPress install behind one database and table prefix."""
+    """The WordPress network behind one database and table prefix: its sites are the blogs of network
+    ``network_id`` (``wp_site.id``), its operators the super admins in that network's sitemeta. Other
+    networks in the same tables are nobody's business here."""
 
     # How long the set of existing site ids is trusted; a site id not in it is looked up at once.
     SITE_IDS_TTL_SECONDS = 60
 
-    def __init__(self, base_prefix: str):
+    def __init__(self, base_prefix: str, network_id: int = 1):
         self.base_prefix = base_prefix
+        self.network_id = network_id
         self.core = core_global_tables(base_prefix)
         self._multisite: bool | None = None
         self._site_ids: frozenset[int] = frozenset()
@@ -71,10 +90,16 @@ class Network:
         return {self.core.users.name, self.core.usermeta.name, core_site_tables(self.base_prefix).options.name} <= names
 
     def site_ids(self, conn: Connection) -> list[int]:
+        """Every site of this network, live or not (archived, spam and deleted sites keep their tables)."""
+        return list(self.site_statuses(conn))
+
+    def site_statuses(self, conn: Connection) -> dict[int, str]:
         if not self.is_multisite(conn):
-            return [1]
+            return {1: LIVE}
         blogs = self.core.blogs
-        return list(conn.execute(select(blogs.c.blog_id).where(blogs.c.deleted == 0).order_by(blogs.c.blog_id)).scalars())
+        rows = conn.execute(select(blogs.c.blog_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted)
+                            .where(blogs.c.site_id == self.network_id).order_by(blogs.c.blog_id))
+        return {int(blog_id): blog_status(archived, spam, deleted) for blog_id, archived, spam, deleted in rows}
 
     def probably_exists(self, conn: Connection, site_id: int) -> bool:
         """Whether the site exists, from a short-lived cache of the site ids, so that per-request code can
@@ -86,22 +111,28 @@ class Network:
             self._site_ids_read_at = time.monotonic()
         return site_id in self._site_ids
 
-    def site_exists(self, conn: Connection, site_id: int) -> bool:
+    def site_status(self, conn: Connection, site_id: int) -> str | None:
+        """LIVE, ARCHIVED, SPAM or DELETED; None when this network has no such site."""
         if not self.is_multisite(conn):
-            return site_id == 1
+            return LIVE if site_id == 1 else None
         blogs = self.core.blogs
-        return conn.execute(
-            select(blogs.c.blog_id).where(blogs.c.blog_id == site_id, blogs.c.deleted == 0)
-        ).first() is not None
+        row = conn.execute(select(blogs.c.archived, blogs.c.spam, blogs.c.deleted)
+                           .where(blogs.c.blog_id == site_id, blogs.c.site_id == self.network_id)).first()
+        return blog_status(*row) if row else None
+
+    def site_exists(self, conn: Connection, site_id: int) -> bool:
+        return self.site_status(conn, site_id) is not None
 
     def get_site(self, conn: Connection, site_id: int) -> WpSite | None:
-        if not self.site_exists(conn, site_id):
+        status = self.site_status(conn, site_id)
+        if status is None:
             return None
-        return self.site_from_options(site_id, get_options(conn, self.prefix(site_id), SITE_OPTIONS))
+        return self.site_from_options(site_id, get_options(conn, self.prefix(site_id), SITE_OPTIONS), status)
 
     def list_sites(self, conn: Connection) -> list[WpSite]:
-        """Every site of the install, read with one query over all their options tables."""
-        ids = self.site_ids(conn)
+        """Every site of the network, read with one query over all their options tables."""
+        statuses = self.site_statuses(conn)
+        ids = list(statuses)
         if not ids:
             return []
         selects = []
@@ -115,17 +146,20 @@ class Network:
         values: dict[int, dict[str, str]] = {site_id: {} for site_id in ids}
         for site_id, name, value in conn.execute(union_all(*selects)):
             values[int(site_id)][name] = value
-        return [self.site_from_options(site_id, values[site_id]) for site_id in ids]
+        return [self.site_from_options(site_id, values[site_id], statuses[site_id]) for site_id in ids]
 
     def super_admin_logins(self, conn: Connection) -> set[str]:
         """Logins listed in the network's ``site_admins`` (none on a single-site install)."""
         if not self.is_multisite(conn):
             return set()
-        sitemeta = self.core.sitemeta
-        values = conn.execute(select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins")).scalars()
-        return parse_site_admins(values)
+        return parse_site_admins(conn.execute(self.site_admins_query()).scalars())
 
-    def site_from_options(self, site_id: int, options: dict[str, str]) -> WpSite:
+    def site_admins_query(self):
+        sitemeta = self.core.sitemeta
+        return select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins",
+                                                   sitemeta.c.site_id == self.network_id)
+
+    def site_from_options(self, site_id: int, options: dict[str, str], status: str = LIVE) -> WpSite:
         version = options.get(SITE_DB_VERSION_OPTION, "0")
         return WpSite(
             id=site_id,
@@ -136,6 +170,7 @@ class Network:
             current_school_year=options.get(SCHOOL_YEAR_OPTION),
             schema_version=int(version) if version.isdigit() else 0,
             settings_text=options.get(SETTINGS_OPTION),
+            status=status,
         )
 
 

@@ -12,7 +12,7 @@ from sqlalchemy import Connection, String, bindparam, literal, select, union_all
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
 from .php_serialize import PHP_TRIM, PhpSerializeError, maybe_unserialize
-from .sites import SITE_OPTIONS, Network, WpSite, parse_site_admins
+from .sites import LIVE, SITE_OPTIONS, Network, WpSite, blog_status, parse_site_admins
 from .tables import core_site_tables, wp_text
 
 log = logging.getLogger("lop_sidecar.wordpress")
@@ -81,7 +81,7 @@ def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: 
 
 @dataclass(frozen=True)
 class SiteAndUser:
-    site: WpSite | None  # None: no such site (or deleted)
+    site: WpSite | None  # None: no such site in this network
     user: WpUser | None  # None: user 0, or no such user
     wordpress_roles: frozenset[str]
     is_super_admin: bool
@@ -98,13 +98,16 @@ def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_u
     blank = literal("", String)
 
     def part(kind: str, *columns):
-        padded = [wp_text(c) for c in columns] + [blank] * (3 - len(columns))
+        padded = [wp_text(c) for c in columns] + [blank] * (4 - len(columns))
         return select(literal(kind, String).label("kind"), *padded)
 
     parts = [part("option", options.c.option_name, options.c.option_value).where(options.c.option_name.in_(SITE_OPTIONS))]
     if multisite:
-        parts.append(part("blog", core.blogs.c.deleted).where(core.blogs.c.blog_id == site_id))
-        parts.append(part("super_admins", core.sitemeta.c.meta_value).where(core.sitemeta.c.meta_key == "site_admins"))
+        blogs = core.blogs
+        parts.append(part("blog", blogs.c.site_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted)
+                     .where(blogs.c.blog_id == site_id))
+        parts.append(part("super_admins", core.sitemeta.c.meta_value).where(
+            core.sitemeta.c.meta_key == "site_admins", core.sitemeta.c.site_id == network.network_id))
     if with_user:
         users, usermeta, user_id = core.users, core.usermeta, bindparam("user_id")
         parts.append(part("user", users.c.user_login, users.c.user_email, users.c.display_name).where(users.c.ID == user_id))
@@ -123,24 +126,24 @@ def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id
     multisite = network.is_multisite(conn)
     query = _site_and_user_query(network, site_id, multisite, bool(user_id))
     site_options: dict[str, str] = {}
-    blog_live = not multisite
+    status = None if multisite else LIVE  # None: not a site of this network
     super_admins: list[str] = []
     user: WpUser | None = None
     capabilities: str | None = None
-    for kind, a, b, c in conn.execute(query, {"user_id": user_id} if user_id else {}):
+    for kind, a, b, c, d in conn.execute(query, {"user_id": user_id} if user_id else {}):
         if kind == "option":
             site_options[a] = b
         elif kind == "blog":
-            blog_live = a == "0"
+            status = blog_status(b, c, d) if a == str(network.network_id) else None
         elif kind == "super_admins":
             super_admins.append(a)
         elif kind == "user":
             user = WpUser(user_id, a, b, c)
         elif kind == "caps":
             capabilities = a
-    if not blog_live:
+    if status is None:
         return nothing
-    site = network.site_from_options(site_id, site_options)
+    site = network.site_from_options(site_id, site_options, status)
     if user is None:
         return SiteAndUser(site, None, frozenset(), False)
     roles = parse_capabilities(capabilities, user_id=user_id, key=capabilities_key(network, site_id))
@@ -155,8 +158,7 @@ def wordpress_warnings(conn: Connection, network: Network) -> list[str]:
     no super admins in sitemeta, and role values the sidecar cannot read (those users have no role)."""
     warnings: list[str] = []
     if network.is_multisite(conn):
-        sitemeta = network.core.sitemeta
-        values = list(conn.execute(select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins")).scalars())
+        values = list(conn.execute(network.site_admins_query()).scalars())
         if not parse_site_admins(values):
             warnings.append("no super admins found in sitemeta" if not values
                             else "unreadable site_admins in sitemeta: nobody is an operator")

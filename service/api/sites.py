@@ -28,9 +28,10 @@ class SiteListSchema(Schema):
 @blp.route("/sites")
 @responds(blp, 200, SiteListSchema)
 def list_sites():
-    """The LOP sites the caller may see: all of them for an operator, else those where they have a role."""
+    """The LOP sites the caller may see: all of them for an operator (with their WordPress status), else the
+    live ones where they have a role."""
     who = network_caller("the site itself or an unknown user has no sites to list")
-    sites = [site for site in runtime().network.list_sites(db()) if site.enabled]
+    sites = [site for site in runtime().network.list_sites(db()) if site.enabled and (who.operator or site.live)]
     roles = {site.id: Role.OPERATOR for site in sites} if who.operator else who.roles()
     visible = [{**site.as_json(), "role": str(roles[site.id])} for site in sites if site.id in roles]
     if not visible:
