@@ -26,11 +26,12 @@ class JobSpec:
     name: str
     description: str
     run: Callable[..., Any]  # (JobContext) -> JobResult
-    default_schedule: str  # crontab, Europe/Brussels
+    default_schedule: str  # crontab, Europe/Brussels; MANUAL: only when asked
     misfire_grace_seconds: int
     site_scoped: bool = False
     expert_may_start: bool = False  # LOP experts may start it for their own site
     options: tuple[JobOption, ...] = ()
+    any_site_state: bool = False  # also for sites that are archived, spam, deleted or gone in WordPress
 
     @property
     def schedule_variable(self) -> str:
@@ -52,6 +53,7 @@ class JobRefused(Exception):
 
 
 HOUR, DAY = 3600, 86400
+MANUAL = "manual"
 _JOBS: dict[str, JobSpec] = {}
 
 

@@ -163,7 +163,7 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
 
 def _inactive(runtime, spec, site_id: int | None) -> str | None:
     """Why a site-scoped job must not touch its site: archived, spam or deleted in WordPress (None: live)."""
-    if spec is None or not spec.site_scoped or site_id is None:
+    if spec is None or not spec.site_scoped or spec.any_site_state or site_id is None:
         return None
     with runtime.engine.connect() as conn:
         status = runtime.network.site_status(conn, site_id)

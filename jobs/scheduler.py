@@ -34,7 +34,7 @@ from wp_bridge.job_runs import (
     update_run,
 )
 
-from .registry import JobSpec, all_jobs
+from .registry import MANUAL, JobSpec, all_jobs
 from .runner import create_run, execute_run, mark_interrupted
 
 log = logging.getLogger("lop_sidecar.scheduler")
@@ -55,6 +55,8 @@ def load_schedules(env: Mapping[str, str], tz) -> dict[str, CronTrigger]:
     triggers = {}
     for name, spec in all_jobs().items():
         expression = spec.schedule(env)
+        if expression == MANUAL:
+            continue
         try:
             triggers[name] = CronTrigger.from_crontab(expression, timezone=tz)
         except ValueError as exc:

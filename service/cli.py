@@ -15,7 +15,7 @@ from jobs.registry import all_jobs
 from rules.school_year import parse_switch_day
 from wp_bridge.errors import DataError, describe_database_error
 from wp_bridge.migrations import NETWORK_SCHEMA_VERSION, migrate, schema_status
-from wp_bridge.site_admin import disable_site, enable_site
+from wp_bridge.site_admin import disable_site, enable_site, orphaned_sites
 from wp_bridge.wp_install import create_core_tables, install_network
 
 from .config import ConfigError, load_config
@@ -53,7 +53,8 @@ def _parser() -> argparse.ArgumentParser:
     site_sub = p.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
     site_sub.add_parser("list", help="every site with its LOP status", description="Every site of the install.")
     for action, help_text in (("enable", "make a site a LOP site (creates its tables)"),
-                              ("disable", "stop treating a site as a LOP site (its data stays)")):
+                              ("disable", "stop treating a site as a LOP site (its data stays)"),
+                              ("purge", "archive the log of a site WordPress deleted, then drop its LOP tables")):
         q = site_sub.add_parser(action, help=help_text, description=help_text)
         q.add_argument("site_id", type=int, metavar="ID")
 
@@ -132,6 +133,11 @@ def cmd_migrate(args) -> int:
         print(f"schema up to date (network version {NETWORK_SCHEMA_VERSION}): nothing to do")
     for line in report.applied:
         print(f"applied {line}")
+    with rt.engine.connect() as conn:
+        orphaned = orphaned_sites(conn, rt.network)
+    for site_id in orphaned:
+        print(f"site {site_id}: WordPress deleted this site but its LOP tables remain; "
+              f"`lop-sidecar sites purge {site_id}` archives its log and drops them")
     return 0
 
 
@@ -225,6 +231,15 @@ def cmd_sites(args) -> int:
                              parse_switch_day(rt.config.school_year_switch))
         print("\n".join(report.applied) or f"site {args.site_id} was already an up-to-date LOP site: nothing to do")
         return 0
+    if args.sites_command == "purge":
+        from jobs.runner import run_now
+
+        run = run_now(rt, "site-purge", site_id=args.site_id, trigger="cli")
+        if run["status"] != "succeeded":
+            print(f"lop-sidecar: site-purge {run['status']}: {run['error']}", file=sys.stderr)
+            return 1
+        print(run["summary"])
+        return 0
     if args.sites_command == "disable":
         changed = disable_site(rt.engine, rt.network, args.site_id)
         print(f"site {args.site_id} disabled (its data is kept)" if changed else f"site {args.site_id} was not enabled: nothing to do")
@@ -234,10 +249,10 @@ def cmd_sites(args) -> int:
             print(f"lop-sidecar: no WordPress tables with prefix {rt.config.table_prefix!r} in this database", file=sys.stderr)
             return 1
         sites = rt.network.list_sites(conn)
-    print(f"{'ID':>4}  {'LOP':<3}  {'SCHOOL YEAR':<11}  {'SCHEMA':<6}  NAME — URL")
+    print(f"{'ID':>4}  {'LOP':<3}  {'SCHOOL YEAR':<11}  {'SCHEMA':<6}  {'STATUS':<8}  NAME — URL")
     for site in sites:
         print(f"{site.id:>4}  {'yes' if site.enabled else 'no':<3}  {site.current_school_year or '-':<11}  "
-              f"{site.schema_version or '-':<6}  {site.name} — {site.url}")
+              f"{site.schema_version or '-':<6}  {site.status:<8}  {site.name} — {site.url}")
     return 0
 
 
@@ -285,13 +300,10 @@ def cmd_jobs(args) -> int:
 
 
 def cmd_log(args) -> int:
-    import gzip
-
-    from rules.spreadsheet import csv_chunks
-    from wp_bridge.audit_read import LogFilter, NameBook, delete_archived, stream
+    from wp_bridge.audit_read import delete_archived
     from wp_bridge.tables import site_tables
 
-    from .api.log import LOG_COLUMNS, log_rows
+    from .log_archive import write_log_archive
 
     rt = Runtime.from_config(load_config())
     try:
@@ -310,26 +322,8 @@ def cmd_log(args) -> int:
         print(f"lop-sidecar: {path} exists already; choose another --archive", file=sys.stderr)
         return 1
     tables = site_tables(site.prefix)
-    archived, max_id = 0, 0
-
-    def counted(rows):
-        nonlocal archived, max_id
-        for row in rows:
-            archived += 1
-            max_id = max(max_id, int(row[0]))
-            yield row
-
-    book = NameBook(rt.engine, tables, rt.network.core)
-    rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until), names=book))
-    with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
-        for chunk in csv_chunks(["Log-ID"] + [c.heading for c in LOG_COLUMNS],
-                                log_rows(rows, rt.config.tz, book.people, book.schools, with_id=True)):
-            archive.write(chunk)
-        archive.flush()
-        raw.flush()
-        os.fsync(raw.fileno())
+    archived, max_id = write_log_archive(rt, tables, path, until)
     if archived == 0:
-        os.remove(path)
         print(f"no log rows of site {args.site} before {before}: nothing archived or deleted")
         return 0
     deleted = delete_archived(rt.engine, tables, until, max_id)

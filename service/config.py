@@ -44,6 +44,7 @@ class Config:
     role_slugs: RoleSlugs = RoleSlugs()
     school_year_switch: str = "08-01"  # MM-DD: the day the next school year becomes the current one
     network_id: int = 1  # the WordPress network served (wp_site.id)
+    archive_dir: str = "."  # where the log archives of purged sites are written
 
     @property
     def tz(self) -> ZoneInfo:
@@ -122,6 +123,7 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
         role_slugs=slugs,
         school_year_switch=switch,
         network_id=int(network),
+        archive_dir=env.get("LOP_ARCHIVE_DIR", "").strip() or ".",
     )
 
 

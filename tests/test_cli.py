@@ -33,6 +33,8 @@ CLI = [sys.executable, "-m", "service.cli"]
     ({"LOP_MAIL_FROM": "not-an-address"}, "LOP_MAIL_FROM"),
     ({"LOP_TIMEZONE": "Europe/Gent"}, "LOP_TIMEZONE"),
     ({"LOP_ROLE_SCHOOL_ADMIN": "School Beheerder"}, "LOP_ROLE_SCHOOL_ADMIN"),
+    ({"LOP_NETWORK_ID": "0"}, "LOP_NETWORK_ID"),
+    ({"LOP_NETWORK_ID": "²"}, "LOP_NETWORK_ID"),
 ])
 def test_malformed_settings_name_the_variable(env, variable):
     with pytest.raises(ConfigError) as error:
@@ -68,7 +70,8 @@ def test_jobs_list_knows_every_job():
     result = subprocess.run(CLI + ["jobs", "list"], capture_output=True, text=True, timeout=60)
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == ["agodi-sync", "free-places-snapshot", "mail-outbox", "ov-sync", "prune-job-runs", "prune-nonces",
-                     "rollover"]
+                     "rollover", "site-purge"]
+    assert result.stdout.splitlines()[-1].split()[1] == "manual"  # never scheduled
 
 
 def test_migrate_and_sites_commands(databases, monkeypatch, capsys):

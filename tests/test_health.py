@@ -54,7 +54,7 @@ def test_openapi_document_lists_every_route(app):
         "/api/v1/sites/{site_id}/schools/{school_id}/offerings/{offering_id}", "/api/v1/sites/{site_id}/an",
         "/api/v1/sites/{site_id}/free-places", "/api/v1/jobs", "/api/v1/jobs/{job}/runs", "/api/v1/jobs/runs",
         "/api/v1/jobs/runs/{run_id}", "/api/v1/catalogue/admgr", "/api/v1/catalogue/admgr/{code}",
-        "/api/v1/sites/{site_id}/rollover/stale-references", "/api/v1/sites/{site_id}/log",
+        "/api/v1/sites/{site_id}/rollover/stale-references", "/api/v1/sites/{site_id}/log", "/api/v1/sites/{site_id}/purge",
         "/api/v1/sites/{site_id}/log/export", "/api/v1/sites/{site_id}/exports/free-places",
         "/api/v1/sites/{site_id}/exports/offerings", "/api/v1/sites/{site_id}/exports/snapshots",
         "/api/v1/sites/{site_id}/ov-comparison", "/api/v1/sites/{site_id}/ov-comparison/export.xlsx",

@@ -144,7 +144,7 @@ def test_single_site_install_is_site_1(fresh):
     client = SignedClient(create_app(runtime=runtime).test_client())
     sites = client.get("/api/v1/sites", user=expert).json["sites"]
     assert sites == [{"id": 1, "name": "LOP Klein", "url": "https://lop-klein.example",
-                      "current_school_year": "2026-2027", "role": "lop_expert"}]
+                      "current_school_year": "2026-2027", "status": "live", "role": "lop_expert"}]
     created = client.post("/api/v1/sites/1/schools", user=expert, json={
         "name": "Basisschool", "type": "BaO", "vestigingen": [{"instellingsnummer": 1, "vestigingsnummer": 1}]})
     assert created.status_code == 201

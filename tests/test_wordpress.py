@@ -11,6 +11,7 @@ import subprocess
 from dataclasses import replace
 
 import pytest
+from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from jobs.runner import run_now
@@ -60,6 +61,10 @@ def test_wordpress_accepts_the_account_and_key_the_sidecar_writes(wordpress):
         added = client.post(f"/api/v1/sites/1/schools/{school.json['id']}/admins", user=admin,
                             json={"email": "Nieuwe.Beheerder@School.Example"})
         assert added.status_code == 201 and added.json["created"], added.json
+        um = network.core.usermeta
+        with engine.connect() as conn:  # as wp_insert_user() on a single site: no primary_blog, no source_domain
+            keys = set(conn.execute(select(um.c.meta_key).where(um.c.user_id == added.json["user_id"])).scalars())
+        assert "primary_blog" not in keys and "source_domain" not in keys and "wp_capabilities" in keys
         assert run_now(runtime, "mail-outbox", site_id=None, trigger="cli")["summary"] == "1 sent, 0 to retry, 0 failed"
         text = sink.messages[0].get_payload()[0].get_payload(decode=True).decode()
         key, login = re.search(r"wp-login\.php\?action=rp&key=(\w{20})&login=(\S+)", text).groups()

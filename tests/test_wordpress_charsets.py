@@ -112,8 +112,8 @@ def test_the_database_error_names_its_cause_without_values(wordpress_databases, 
     monkeypatch.setenv("LOP_DATABASE_URL", url)
     assert main(["sites", "list"]) == 1
     err = capsys.readouterr().err
-    assert err == ("lop-sidecar: database error: 1054 Unknown column 'wp_blogs.deleted' in 'WHERE' "
-                   "(check LOP_DATABASE_URL and the database)\n")
+    assert err.startswith("lop-sidecar: database error: 1054 Unknown column 'wp_blogs.deleted' in '")
+    assert err.endswith("' (check LOP_DATABASE_URL and the database)\n") and "SELECT " not in err
 
     client = create_app(make_config(url)).test_client()
     with caplog.at_level(logging.ERROR, logger="lop_sidecar.errors"):

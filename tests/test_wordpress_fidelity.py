@@ -13,6 +13,7 @@ from rules.roles import RoleSlugs
 from service import create_app
 from service.runtime import Runtime
 from tests.conftest import SignedClient, add_user
+from tests.test_jobs import fresh_heartbeat
 from tests.test_school_admins import SITE, schools, upload, usermeta, workbook_bytes  # noqa: F401 — fixture
 from tests.wordpress_network import php_env, run_php
 
@@ -271,3 +272,77 @@ def test_one_network_only(client, rt, users):
         with rt.engine.begin() as conn:
             conn.execute(delete(core.blogs).where(core.blogs.c.blog_id == 9))
             conn.execute(delete(core.site).where(core.site.c.id == 2))
+
+
+def test_the_tables_of_a_site_wordpress_deleted_are_archived_then_dropped(client, rt, users, schools, backend,
+                                                                          tmp_path, monkeypatch, capsys):
+    """Site 3 of a throwaway database: WordPress deletes it (its blogs row goes), the sidecar's tables stay
+    until an operator purges them; the log is archived first."""
+    import csv
+    import gzip
+    import io
+
+    from service.cli import main
+    from wp_bridge.site_admin import enable_site
+    from wp_bridge.tables import site_tables
+
+    # while WordPress has the site, nothing is purged
+    refused = client.post("/api/v1/sites/3/purge", user=users.operator)
+    assert (refused.status_code, refused.json["code"]) == (409, "site_exists")
+    assert client.post("/api/v1/sites/3/purge", user=users.expert3).status_code == 403
+    created = client.post("/api/v1/sites/3/schools", user=users.expert3, json={
+        "name": "Atheneum Zoë", "type": "SO", "vestigingen": [{"instellingsnummer": 4901, "vestigingsnummer": 1}]})
+    assert created.status_code == 201
+    blogs = rt.network.core.blogs
+    with rt.engine.begin() as conn:
+        saved = conn.execute(select(blogs).where(blogs.c.blog_id == 3)).mappings().one()
+        conn.execute(delete(blogs).where(blogs.c.blog_id == 3))
+    try:
+        monkeypatch.setenv("LOP_DATABASE_URL", rt.config.database_url)
+        monkeypatch.setenv("LOP_ARCHIVE_DIR", str(tmp_path))
+        assert main(["migrate"]) == 0
+        assert "site 3: WordPress deleted this site but its LOP tables remain" in capsys.readouterr().out
+        fresh_heartbeat(rt)  # a scheduler is running
+        queued = client.post("/api/v1/sites/3/purge", user=users.operator)
+        assert queued.status_code == 202 and queued.json["status"] == "queued"
+        assert main(["sites", "purge", "3"]) == 0
+        out = capsys.readouterr().out
+        assert out.startswith("site 3 purged: 1 log rows archived to ") and out.rstrip().endswith("6 tables dropped")
+        archive = next(tmp_path.glob("logbestand-site3-verwijderd-*.csv.gz"))
+        rows = list(csv.reader(io.StringIO(gzip.decompress(archive.read_bytes()).decode("utf-8-sig")), delimiter=";"))
+        assert len(rows) == 2 and "Atheneum Zoë" in rows[1]
+        with rt.engine.connect() as conn:
+            from sqlalchemy import inspect
+            assert not [n for n in inspect(conn).get_table_names() if n.startswith("wp_3_lop_")]
+        assert main(["sites", "purge", "3"]) == 1  # nothing left
+    finally:
+        with rt.engine.begin() as conn:
+            conn.execute(blogs.insert().values(**saved))
+        enable_site(rt.engine, rt.network, 3, rt.today())
+        with rt.engine.begin() as conn:
+            assert conn.execute(select(func.count()).select_from(site_tables("wp_3_").schools)).scalar() == 0
+
+
+def test_deleting_a_school_takes_the_role_of_admins_left_without_a_school(client, rt, users, schools):
+    import json
+
+    assert add(client, users, schools[0], "admin2other@example.org").status_code == 201
+    assert add(client, users, schools[0], "admin2@example.org").status_code == 201
+    assert add(client, users, schools[1], "admin2@example.org").status_code == 201  # keeps a school
+    deleted = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}", user=users.expert2)
+    assert deleted.status_code == 204
+    effects = json.loads(deleted.headers["X-LOP-WordPress"])
+    assert effects["clean_user_cache"] == sorted([users.admin2, users.admin2_other])
+    assert effects["actions"] == [{"name": "remove_user_from_blog", "user_id": users.admin2_other, "blog_id": SITE,
+                                   "role": "schoolbeheerder"}]
+    assert CAPS not in usermeta(rt, users.admin2_other)
+    assert usermeta(rt, users.admin2)[CAPS] == 'a:1:{s:15:"schoolbeheerder";b:1;}'
+
+
+def test_saving_settings_names_the_option_the_plugin_must_refresh(client, users):
+    current = client.get(f"/api/v1/sites/{SITE}/settings", user=users.expert2).json
+    body = {k: current[k] for k in ("free_registration_start", "rights", "automatic_rollover")}
+    saved = client.request("PUT", f"/api/v1/sites/{SITE}/settings", user=users.expert2, json=body)
+    assert saved.status_code == 200, saved.json
+    assert saved.json["wordpress"] == {"clean_user_cache": [], "actions": [],
+                                       "options": [{"blog_id": SITE, "name": "lop_sidecar_settings"}]}

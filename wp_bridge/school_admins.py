@@ -273,20 +273,33 @@ def remove_admin(conn: Connection, network, t: SiteTables, site_id: int, school_
     """Unlink; without any other school on this site the user loses ``role`` here. Other roles stay; with
     none left it is WordPress's ``remove_user_from_blog()``. The WordPress user is never deleted. None when
     there was no such link; else (role removed, what the plugin must do)."""
-    effects = WordPressEffects()
     link = t.school_admins.c.school_id == school_id, t.school_admins.c.user_id == user_id
-    if conn.execute(select(t.school_admins.c.user_id).where(*link)).first() is None:
+    if not conn.execute(delete(t.school_admins).where(*link)).rowcount:
         return None
-    others = conn.execute(select(func.count()).select_from(t.school_admins)
-                          .where(t.school_admins.c.user_id == user_id, t.school_admins.c.school_id != school_id)).scalar_one()
-    role_removed = False
-    if not others:
-        role_removed = _revoke_role(conn, network, site_id, user_id, role, effects)
-    conn.execute(delete(t.school_admins).where(*link))
+    effects = WordPressEffects()
+    role_removed = bool(revoke_where_unlinked(conn, network, t, site_id, [user_id], role, effects))
     write_audit(conn, t, site_id, actor, [Change("school_admin", "remove", user_id, school_id,
                                                  old={"user_id": user_id}, new={"role_removed": role_removed})])
-    effects.user_changed(user_id)
     return role_removed, effects
+
+
+def linked_admins(conn: Connection, t: SiteTables, school_id: int) -> list[int]:
+    return sorted(int(u) for u in conn.execute(
+        select(t.school_admins.c.user_id).where(t.school_admins.c.school_id == school_id)).scalars())
+
+
+def revoke_where_unlinked(conn: Connection, network, t: SiteTables, site_id: int, user_ids: list[int], role: str,
+                          effects: WordPressEffects) -> set[int]:
+    """Users among ``user_ids`` linked to no school of this site any more lose ``role`` here (after an
+    unlink or a school's deletion). Returns whose role was removed."""
+    removed = set()
+    for user_id in user_ids:
+        effects.user_changed(user_id)
+        others = conn.execute(select(func.count()).select_from(t.school_admins)
+                              .where(t.school_admins.c.user_id == user_id)).scalar_one()
+        if not others and _revoke_role(conn, network, site_id, user_id, role, effects):
+            removed.add(user_id)
+    return removed
 
 
 def _revoke_role(conn: Connection, network, site_id: int, user_id: int, role: str, effects: WordPressEffects) -> bool:

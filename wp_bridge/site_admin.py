@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import re
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine, delete, inspect
 
 from rules.school_year import DEFAULT_SWITCH_DAY, current_school_year
 
 from .audit import Actor, Change, write_audit
-from .errors import NotFound
+from .errors import Conflict, NotFound
 from .migrations import MigrationReport, migrate
 from .options import get_option, set_option
-from .sites import ENABLED_OPTION, SCHOOL_YEAR_OPTION, Network
-from .tables import site_tables
+from .sites import DELETED, ENABLED_OPTION, SCHOOL_YEAR_OPTION, SETTINGS_OPTION, SITE_DB_VERSION_OPTION, Network
+from .tables import core_site_tables, site_tables
+
+SIDECAR_SITE_OPTIONS = (ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION, SETTINGS_OPTION)
 
 CLI_ACTOR = Actor(user_id=0, user_login="", user_role="system", source="cli")
 
@@ -46,3 +49,39 @@ def disable_site(engine: Engine, network: Network, site_id: int) -> bool:
         set_option(conn, prefix, ENABLED_OPTION, "0")
         write_audit(conn, site_tables(prefix), site_id, CLI_ACTOR, [Change("site", "disable", entity_id=site_id)])
         return True
+
+
+def orphaned_sites(conn: Connection, network: Network) -> list[int]:
+    """Sites whose LOP tables remain although WordPress deleted the site (its blogs row is gone or marked
+    deleted): WordPress drops only its own tables of a site."""
+    pattern = re.compile(rf"^{re.escape(network.base_prefix)}(\d+)_lop_")
+    with_tables = {int(m.group(1)) for name in inspect(conn).get_table_names() if (m := pattern.match(name))}
+    statuses = network.site_statuses(conn)
+    return sorted(site_id for site_id in with_tables if statuses.get(site_id) in (None, DELETED))
+
+
+def site_table_names(conn: Connection, network: Network, site_id: int) -> list[str]:
+    names = set(inspect(conn).get_table_names())
+    return [table.name for table in site_tables(network.prefix(site_id)).metadata.sorted_tables if table.name in names]
+
+
+def refuse_purge_of_existing_site(conn: Connection, network: Network, site_id: int) -> None:
+    status = network.site_status(conn, site_id)
+    if status is not None and status != DELETED:
+        raise Conflict("site_exists", f"site {site_id} bestaat nog in WordPress ({status}): enkel de tabellen van een "
+                                      "site die WordPress verwijderde, kunnen opgeruimd worden")
+
+
+def drop_site_tables(engine: Engine, network: Network, site_id: int) -> list[str]:
+    """Drop the LOP tables of a site WordPress deleted (after its log was archived); returns their names.
+    A site only flagged deleted still has its options table: the sidecar's options go too, so that the site,
+    if WordPress brings it back, is simply no LOP site."""
+    prefix = network.prefix(site_id)
+    with engine.begin() as conn:
+        refuse_purge_of_existing_site(conn, network, site_id)
+        names = site_table_names(conn, network, site_id)
+        site_tables(prefix).metadata.drop_all(conn, checkfirst=True)
+        options = core_site_tables(prefix).options
+        if inspect(conn).has_table(options.name):
+            conn.execute(delete(options).where(options.c.option_name.in_(SIDECAR_SITE_OPTIONS)))
+    return names

@@ -97,6 +97,24 @@ def list_jobs():
     return {"jobs": result}
 
 
+def queue_run(job: str, site_id: int | None, *, dry_run: bool = False, options: dict | None = None) -> int:
+    """Queue a run for the scheduler process: 503 when none is running, 409 while one is active."""
+    age, _next = _scheduler_state(db())
+    if age is None or age > HEARTBEAT_FRESH_SECONDS:
+        raise ApiError(503, "scheduler_unavailable",
+                       "no scheduler process is running (lop-sidecar scheduler): the run would not start")
+    with named_lock(runtime().engine, f"queue:{job}:{site_id}", timeout=5) as locked:
+        if not locked:
+            raise ApiError(503, "database_unavailable", "could not queue the run now; try again", headers={"Retry-After": "5"})
+        with write_transaction() as conn:
+            existing = active_run(conn, runtime().network_tables, job, site_id)
+            if existing is not None:
+                raise ApiError(409, "job_already_running", f"run {existing.id} of {job} is already {existing.status}",
+                               errors=[{"field": None, "message": "already active", "run_id": int(existing.id)}])
+            return insert_run(conn, runtime().network_tables, job=job, site_id=site_id, trigger="api",
+                              requested_by=caller().user_id, status="queued", dry_run=dry_run, options=options or {})
+
+
 @blp.route("/jobs/<job>/runs", methods=["POST"])
 @blp.doc(requestBody={"content": {"application/json": {"schema": RunRequestSchema}}})
 @responds(blp, 202)
@@ -127,20 +145,7 @@ def start_run(job):
         site = runtime().network.get_site(db(), site_id)
         if site is None or not site.enabled:
             raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
-    age, _next = _scheduler_state(db())
-    if age is None or age > HEARTBEAT_FRESH_SECONDS:
-        raise ApiError(503, "scheduler_unavailable",
-                       "no scheduler process is running (lop-sidecar scheduler): the run would not start")
-    with named_lock(runtime().engine, f"queue:{job}:{site_id}", timeout=5) as locked:
-        if not locked:
-            raise ApiError(503, "database_unavailable", "could not queue the run now; try again", headers={"Retry-After": "5"})
-        with write_transaction() as conn:
-            existing = active_run(conn, runtime().network_tables, job, site_id)
-            if existing is not None:
-                raise ApiError(409, "job_already_running", f"run {existing.id} of {job} is already {existing.status}",
-                               errors=[{"field": None, "message": "already active", "run_id": int(existing.id)}])
-            run_id = insert_run(conn, runtime().network_tables, job=job, site_id=site_id, trigger="api",
-                                requested_by=caller().user_id, status="queued", dry_run=dry_run, options=options)
+    run_id = queue_run(job, site_id, dry_run=dry_run, options=options)
     return {"id": run_id, "status": "queued"}, 202
 
 

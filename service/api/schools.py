@@ -12,6 +12,8 @@ from rules.schools import (
     VESTIGINGEN_MAX,
     VESTIGINGSNUMMER_MAX,
 )
+from wp_bridge.effects import WordPressEffects
+from wp_bridge.school_admins import linked_admins, revoke_where_unlinked
 from wp_bridge.schools import (
     create_school,
     delete_school,
@@ -22,7 +24,7 @@ from wp_bridge.schools import (
 )
 
 from ..errors import ApiError
-from ..runtime import db
+from ..runtime import db, runtime
 from . import responds, with_site, write_transaction
 
 blp = Blueprint("schools", __name__, url_prefix="/api/v1", description="Schools of a LOP site")
@@ -112,6 +114,11 @@ class School(MethodView):
     @blp.arguments(DeleteQuerySchema, location="query")
     @responds(blp, 204)
     def delete(self, query, site_id, school_id, access):
+        rt, effects = runtime(), WordPressEffects()
         with write_transaction() as conn:
+            admins = linked_admins(conn, access.tables, school_id)
             delete_school(conn, access.tables, site_id, access.actor(), school_id, force=query["force"])
-        return "", 204
+            revoke_where_unlinked(conn, rt.network, access.tables, site_id, admins, rt.config.role_slugs.school_admin,
+                                  effects)
+        # Its admins may have lost their role here: what the plugin must do, in the header (no body).
+        return "", 204, ({"X-LOP-WordPress": effects.header()} if admins else {})

@@ -16,8 +16,10 @@ from rules.rights import (
 )
 from rules.roles import MANAGERS, Role
 from rules.school_year import resolve_year
+from wp_bridge.effects import WordPressEffects
 from wp_bridge.schools import require_school
 from wp_bridge.settings import load_settings, save_settings
+from wp_bridge.sites import SETTINGS_OPTION
 from wp_bridge.users import load_site_and_user
 
 from ..errors import ApiError
@@ -77,7 +79,9 @@ class Settings(MethodView):
                            "invalid settings: " + ", ".join(str(e["field"]) for e in errors), errors=errors)
         with write_transaction() as conn:
             save_settings(conn, access.site.prefix, site_id, access.actor(), settings, automatic)
-        return _settings_json(db(), access)
+        effects = WordPressEffects()
+        effects.option_changed(site_id, SETTINGS_OPTION)  # the plugin drops it from notoptions/alloptions
+        return {**_settings_json(db(), access), "wordpress": effects.as_json()}
 
 
 class RightsQuerySchema(Schema):

@@ -4,11 +4,13 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from rules.roles import Role
+from wp_bridge.site_admin import refuse_purge_of_existing_site
 
 from ..auth import network_caller
 from ..errors import ApiError
 from ..runtime import db, runtime
 from . import responds
+from .jobs import queue_run
 
 blp = Blueprint("sites", __name__, url_prefix="/api/v1", description="The LOP sites of the network")
 
@@ -19,6 +21,7 @@ class SiteSchema(Schema):
     url = fields.String()
     current_school_year = fields.String(allow_none=True, metadata={"example": "2026-2027"})
     role = fields.String(metadata={"description": "the caller's role on the site"})
+    status = fields.String(metadata={"description": "live, or archived/spam/deleted in WordPress (operators only see those)"})
 
 
 class SiteListSchema(Schema):
@@ -37,3 +40,15 @@ def list_sites():
     if not visible:
         raise ApiError(403, "forbidden", "you have no role on any LOP site")
     return {"sites": visible}
+
+
+@blp.route("/sites/<int:site_id>/purge", methods=["POST"])
+@responds(blp, 202)
+def purge(site_id):
+    """Operators: archive the log of a site WordPress deleted, then drop its LOP tables (the plugin calls this
+    from WordPress's ``wp_delete_site`` action). 409 ``site_exists`` while WordPress still has the site."""
+    who = network_caller("enkel operatoren kunnen een site opruimen")
+    if not who.operator:
+        raise ApiError(403, "forbidden", "enkel operatoren kunnen een site opruimen")
+    refuse_purge_of_existing_site(db(), runtime().network, site_id)
+    return {"id": queue_run("site-purge", site_id), "status": "queued"}, 202
