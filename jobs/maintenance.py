@@ -9,8 +9,8 @@ import time
 from sqlalchemy import delete, func, select
 
 from wp_bridge.db import utcnow
-from wp_bridge.job_runs import FINISHED
 from wp_bridge.errors import Conflict
+from wp_bridge.job_runs import FINISHED
 from wp_bridge.nonces import prune_nonces
 from wp_bridge.site_admin import drop_site_tables, refuse_purge_of_existing_site, site_table_names
 from wp_bridge.tables import site_tables

@@ -246,6 +246,16 @@ def client(app) -> SignedClient:
     return SignedClient(app.test_client())
 
 
+@pytest.fixture
+def schools(client, users) -> list[int]:
+    """Two BaO schools on site 2, De Linde (4711) and Het Kompas (4712), made by its LOP expert."""
+    ids = []
+    for name, number in (("De Linde", 4711), ("Het Kompas", 4712)):
+        ids.append(client.post("/api/v1/sites/2/schools", user=users.expert2, json={
+            "name": name, "type": "BaO", "vestigingen": [{"instellingsnummer": number, "vestigingsnummer": 1}]}).json["id"])
+    return ids
+
+
 def count_rows(rt: Runtime, table) -> int:
     from sqlalchemy import func, select
 

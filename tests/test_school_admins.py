@@ -61,15 +61,6 @@ def test_invalid_addresses(raw):
 # --- the API on both backends ------------------------------------------------------------------
 
 
-@pytest.fixture
-def schools(client, users):
-    ids = []
-    for name, number in (("De Linde", 4711), ("Het Kompas", 4712)):
-        ids.append(client.post(f"/api/v1/sites/{SITE}/schools", user=users.expert2, json={
-            "name": name, "type": "BaO", "vestigingen": [{"instellingsnummer": number, "vestigingsnummer": 1}]}).json["id"])
-    return ids
-
-
 def usermeta(rt, user_id) -> dict:
     um = rt.network.core.usermeta
     with rt.engine.connect() as conn:

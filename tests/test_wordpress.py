@@ -4,42 +4,29 @@ database that WordPress installed itself (issue 4). `.ci/run` installs php-cli, 
 from __future__ import annotations
 
 import datetime as dt
-import json
-import os
 import re
-import subprocess
 from dataclasses import replace
 
 import pytest
 from sqlalchemy import select
-from sqlalchemy.engine import make_url
 
 from jobs.runner import run_now
 from service import create_app
 from service.runtime import Runtime
 from tests.conftest import DatabaseFactory, SignedClient, SmtpSink, make_config
+from tests.wordpress_network import php_env
+from tests.wordpress_network import run_php as php
 from wp_bridge.db import make_engine
 from wp_bridge.site_admin import enable_site
 from wp_bridge.sites import Network
 from wp_bridge.wp_hashes import fast_hash, generate_reset_key, phpass_hash
-
-HERE = os.path.join(os.path.dirname(__file__), "wordpress")
-
-
-def php(script: str, env: dict, *args: str, stdin: str | None = None) -> list[dict]:
-    result = subprocess.run(["php", os.path.join(HERE, script), *args], env={**os.environ, **env}, input=stdin,
-                            capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, result.stdout + result.stderr
-    return [json.loads(line) for line in result.stdout.splitlines() if line.startswith("{")]
 
 
 @pytest.fixture(scope="module")
 def wordpress(tmp_path_factory):
     factory = DatabaseFactory("mysql", tmp_path_factory)
     url = factory.new_url()
-    parsed = make_url(url)
-    env = {"WP_DB_NAME": parsed.database, "WP_DB_USER": parsed.username or "root", "WP_DB_PASSWORD": parsed.password or "",
-           "WP_DB_HOST": f"{parsed.host}:{parsed.port or 3306}"}
+    env = php_env(url)
     installed = php("install.php", {**env, "WP_INSTALLING": "1"})[0]
     yield url, env, installed
     factory.drop_all()

@@ -14,7 +14,7 @@ from service import create_app
 from service.runtime import Runtime
 from tests.conftest import SignedClient, add_user
 from tests.test_jobs import fresh_heartbeat
-from tests.test_school_admins import SITE, schools, upload, usermeta, workbook_bytes  # noqa: F401 — fixture
+from tests.test_school_admins import SITE, upload, usermeta, workbook_bytes
 from tests.wordpress_network import php_env, run_php
 
 CAPS = "wp_2_capabilities"
@@ -69,7 +69,7 @@ def test_concurrent_requests_for_one_new_address_create_one_user(rt, users, scho
         email = f"gelijktijdig{attempt}@school.example"
         barrier, answers = threading.Barrier(2), []
 
-        def post(school):
+        def post(school, barrier=barrier, answers=answers, email=email):
             client = SignedClient(app.test_client())
             barrier.wait()
             answers.append(add(client, users, school, email))

@@ -304,7 +304,7 @@ def revoke_where_unlinked(conn: Connection, network, t: SiteTables, site_id: int
 
 def _revoke_role(conn: Connection, network, site_id: int, user_id: int, role: str, effects: WordPressEffects) -> bool:
     usermeta = network.core.usermeta
-    caps_key, level_key = capabilities_key(network, site_id), f"{network.prefix(site_id)}user_level"
+    caps_key = capabilities_key(network, site_id)
     row = _user_meta(conn, network, [user_id], [caps_key])[user_id].get(caps_key)
     try:
         roles = dict(read_capabilities(row[1] if row else None))

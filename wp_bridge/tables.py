@@ -56,7 +56,7 @@ TABLE_OPTIONS = {
 }
 
 
-class wp_text(ColumnElement):  # noqa: N801 — reads like the SQL function it stands for
+class wp_text(ColumnElement):  # lower case: it reads like the SQL function it stands for
     """A WordPress column (or any value) as text in the sidecar's charset and collation. UNIONs and
     comparisons that combine WordPress tables need it: two tables in different collations give MySQL's
     "Illegal mix of collations" (1271/1267). A plain cast to text elsewhere."""

@@ -320,8 +320,9 @@ def _unreadable_rows(exc: UnreadableWordPressValue, requests) -> ApiError:
     """An import that would overwrite unreadable WordPress roles: an error on each row of those users."""
     users = users_by_email(db(), runtime().network, sorted({email for _row, _school, email in requests}))
     keys = dict(exc.values)
-    errors = [{"row": row, "column": "email", "message": f"de WordPress-rollen van deze gebruiker ({keys[users[email]]}) "
-               "zijn onleesbaar en worden niet overschreven: laat een WordPress-beheerder deze gebruiker nakijken"}
+    errors = [{"row": row, "column": "email", "message": (
+                   f"de WordPress-rollen van deze gebruiker ({keys[users[email]]}) zijn onleesbaar en worden niet "
+                   "overschreven: laat een WordPress-beheerder deze gebruiker nakijken")}
               for row, _school, email in requests if users.get(email) in keys]
     return ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd", errors=errors)
 
