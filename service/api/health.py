@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 import json
+import time
 
+from flask import current_app
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy.exc import SQLAlchemyError
@@ -38,7 +40,7 @@ def health():
         with rt.engine.connect() as conn:
             version = schema_status(conn, rt.network)
             beat = freshest_scheduler(conn, rt.network_tables) if version else None
-            warnings = wordpress_warnings(conn, rt.network) if version else []
+            warnings = _warnings(conn, rt) if version else []
     except SQLAlchemyError:
         return {"status": "unavailable", "database": "unavailable", "schema_version": None, "version": __version__,
                 "scheduler": None, "warnings": []}, 503
@@ -48,6 +50,19 @@ def health():
     }
     return {"status": "ok", "database": "ok", "schema_version": version, "version": __version__, "scheduler": scheduler,
             "warnings": warnings}
+
+
+# Health is polled (a container's HEALTHCHECK, load balancers); the warnings read every capabilities value
+# of the network: each app (process) looks again at most once a minute.
+WARNINGS_TTL_SECONDS = 60
+
+
+def _warnings(conn, rt) -> list[str]:
+    read_at, warnings = current_app.extensions.get("lop_sidecar_warnings", (float("-inf"), []))
+    if time.monotonic() - read_at >= WARNINGS_TTL_SECONDS:
+        warnings = wordpress_warnings(conn, rt.network)
+        current_app.extensions["lop_sidecar_warnings"] = (time.monotonic(), warnings)
+    return warnings
 
 
 class LiveSchema(Schema):
