@@ -156,7 +156,10 @@ def network_caller(refusal: str) -> NetworkCaller:
     user = load_user(conn, rt.network, who.user_id) if who.user_id else None
     if user is None:
         raise ApiError(403, "forbidden", refusal)
-    return NetworkCaller(user, user.login in rt.network.super_admin_logins(conn))
+    operator = user.login in rt.network.super_admin_logins(conn)
+    if who.switched_from is not None and operator:
+        raise ApiError(403, "switch_not_allowed", "switching goes only to a school admin, never to an operator")
+    return NetworkCaller(user, operator)
 
 
 def site_access(site_id: int) -> SiteAccess:
@@ -184,6 +187,8 @@ def site_access(site_id: int) -> SiteAccess:
     role = loaded.role(rt.config.role_slugs)
     if role is None:
         raise ApiError(403, "forbidden", "you have no role on this site")
+    if who.switched_from is not None and role is not Role.SCHOOL_ADMIN:
+        raise ApiError(403, "switch_not_allowed", "switching goes only to a school admin of this site, never up")
     if not site.live:
         _refuse_inactive(site, role)
     return SiteAccess(site, tables, loaded.user, role, who.switched_from)

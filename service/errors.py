@@ -110,13 +110,13 @@ _TRANSIENT_MYSQL_ERRNOS = {1040, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
 
 
 # Text that a WordPress table's charset cannot hold (an emoji into utf8mb3, "Ω" into latin1): strict mode
-# refuses it (1366), or a comparison with it (1267); never stored mangled.
-_NOT_STORABLE_ERRNOS = {1366, 1267}
+# refuses it (1366 "Incorrect string value"); never stored mangled.
+_NOT_STORABLE_ERRNOS = {1366}
 _COLUMN = re.compile(r"for column `[^`]*`\.`([^`]*)`\.`([^`]*)`")
 
 
 def _database_error(error: DBAPIError):
-    if database_error_number(error) in _NOT_STORABLE_ERRNOS:
+    if database_error_number(error) in _NOT_STORABLE_ERRNOS and "string value" in (getattr(error.orig, "msg", "") or ""):
         column = _COLUMN.search(getattr(error.orig, "msg", "") or "")
         where = f"kolom {column.group(2)} van de WordPress-tabel {column.group(1)}" if column else "een WordPress-tabel"
         log.warning("text not storable: %s (request %s)", describe_database_error(error), g.get("request_id"))

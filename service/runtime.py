@@ -50,8 +50,10 @@ def db() -> Connection:
 def close_db(_exc=None) -> None:
     conn = g.pop("db_conn", None)
     if conn is not None:
-        if conn.in_transaction():
-            conn.rollback()
-        release_transaction_locks(conn)
-        conn.close()
+        try:
+            if conn.in_transaction():
+                conn.rollback()
+            release_transaction_locks(conn)
+        finally:
+            conn.close()  # the pool's check-in releases any lock still held
 

@@ -252,11 +252,13 @@ def test_switch_account_needs_a_manager_as_the_original_user(client, users, rt):
     assert operator_switched.status_code == 200
 
 
-def test_writes_while_switched_log_both_users(client, users, rt):
+def test_a_switch_up_to_a_lop_expert_is_refused_and_writes_nothing(client, users, rt):
+    """Switching goes only to a school admin (domain: "never up to an operator or another expert"); switched
+    writes of a school admin log both users (test_offerings)."""
     school = create(client, users.expert2).json
-    # An operator switched to the LOP expert: the expert acts, the operator is recorded too.
+    before = audit_rows(rt)
     response = client.patch(f"{BASE}/{school['id']}", user=users.expert2, switched_from=users.operator,
                             json={"name": "Nieuwe naam"})
-    assert response.status_code == 200
-    row = audit_rows(rt)[-1]
-    assert (row["user_id"], row["switched_from_user_id"]) == (users.expert2, users.operator)
+    assert (response.status_code, response.json["code"]) == (403, "switch_not_allowed")
+    assert audit_rows(rt) == before
+    assert client.get(f"{BASE}/{school['id']}", user=users.expert2).json["name"] == school["name"]

@@ -51,7 +51,25 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
         },
     )
     event.listen(engine, "do_connect", _connect_lean)
+    event.listen(engine, "checkin", _release_held_locks)
     return engine
+
+
+# Named locks a transaction holds (wp_bridge.locks.lock_for_transaction), in the connection's info.
+HELD_LOCKS = "lop_transaction_locks"
+
+
+def _release_held_locks(dbapi_connection, record) -> None:
+    """A connection given back to the pool while it still holds a transaction's named lock (a caller that
+    forgot, or a release that failed) lets go of it here: MySQL's locks outlive transactions."""
+    if not record.info.pop(HELD_LOCKS, None) or dbapi_connection is None:
+        return
+    try:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("DO RELEASE_ALL_LOCKS()")
+        cursor.close()
+    except Exception:  # noqa: BLE001 — a connection that cannot even do this is discarded, and with it its locks
+        record.invalidate()
 
 
 def _lean_connection_class():

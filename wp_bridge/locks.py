@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import fcntl
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -18,9 +19,10 @@ from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, text
 
-from .db import is_mysql
+from .db import HELD_LOCKS, is_mysql
 from .errors import Busy
 
+log = logging.getLogger("lop_sidecar.locks")
 _local_locks: dict[str, threading.Lock] = {}
 _local_guard = threading.Lock()
 
@@ -87,28 +89,35 @@ def _local_lock(key: str, timeout: float) -> Iterator[bool]:
 
 ACCOUNTS_LOCK = "wordpress-accounts"
 ACCOUNTS_LOCK_TIMEOUT_SECONDS = 30
-_HELD = "lop_transaction_locks"
 
 
 def lock_for_transaction(conn: Connection, name: str, timeout: float = ACCOUNTS_LOCK_TIMEOUT_SECONDS) -> None:
     """Take a network-wide named lock on the transaction's own connection, to be held until the transaction
     has committed or rolled back (``release_transaction_locks``). MySQL's GET_LOCK belongs to the session,
-    not the transaction: whoever ends the transaction releases it. SQLite needs none: its writers are
+    not the transaction: whoever ends the transaction releases it, and the pool releases whatever a
+    connection still holds when it is given back (wp_bridge/db.py). SQLite needs none: its writers are
     serialised by ``BEGIN IMMEDIATE`` already."""
     if not is_mysql(conn):
         return
-    held = conn.info.setdefault(_HELD, [])
+    held = conn.info.setdefault(HELD_LOCKS, [])
     lock_name = _mysql_lock_name(conn.engine, name)
     if lock_name in held:
         return
+    held.append(lock_name)  # before asking: an interrupted GET_LOCK may still have been granted
     if conn.execute(text("SELECT GET_LOCK(:n, :t)"), {"n": lock_name, "t": timeout}).scalar() != 1:
+        held.remove(lock_name)
         raise Busy("busy", "Er worden op dit moment elders accounts aangemaakt; probeer het zo dadelijk opnieuw.")
-    held.append(lock_name)
 
 
 def release_transaction_locks(conn: Connection) -> None:
-    """Release what ``lock_for_transaction`` took; call after the commit or rollback (and when the
-    connection is given back, in case a caller did not)."""
-    held = conn.info.pop(_HELD, None) if not conn.closed else None
-    for lock_name in held or ():
-        conn.exec_driver_sql("DO RELEASE_LOCK(%s)", (lock_name,))
+    """Release what ``lock_for_transaction`` took, right after the commit or rollback. A failure here is
+    logged, never raised: the change is committed, and the pool releases the lock at check-in anyway."""
+    if conn.closed or conn.invalidated or not conn.info.get(HELD_LOCKS):
+        return
+    held = conn.info.pop(HELD_LOCKS)
+    try:
+        for lock_name in held:
+            conn.exec_driver_sql("DO RELEASE_LOCK(%s)", (lock_name,))
+    except Exception as exc:  # noqa: BLE001 — see above
+        conn.info[HELD_LOCKS] = held  # the check-in releases them
+        log.warning("could not release %s (%s): released when the connection is given back", held, type(exc).__name__)

@@ -104,33 +104,39 @@ def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_versio
     """Link each (school, normalised e-mail): existing users get ``role`` on this site if they lack it
     (their other roles stay; a link whose role was removed in WordPress gets it back); new addresses get a
     WordPress account and a set-password key, as ``wp_insert_user()`` + ``add_user_to_blog()`` write them.
-    All inside the caller's transaction, in bulk statements. Accounts are created under a network-wide
-    lock held until that transaction ends, so that two requests cannot create the same user twice."""
+    All inside the caller's transaction, in bulk statements, under the network-wide accounts lock held
+    until that transaction ends: two requests can neither create the same user twice nor interleave their
+    reads and writes of one user's roles (everything is read again after the lock, by locking reads)."""
     result = AddResult()
     emails = sorted({email for _school, email in requests})
-    existing = users_by_email(conn, network, emails)
-    maybe_new = [e for e in emails if e not in existing]
-    if maybe_new:
-        keys = _reset_keys(maybe_new, db_version, result)  # hashing (slow for phpass) before the lock
-        lock_for_transaction(conn, ACCOUNTS_LOCK)
-        existing = users_by_email(conn, network, emails, locking=True)  # sees what others committed meanwhile
-        new = [e for e in maybe_new if e not in existing]
-        if new:
-            _create_accounts(conn, network, site, {e: keys[e] for e in new}, result)
+    maybe_new = [e for e in emails if e not in users_by_email(conn, network, emails)]
+    keys = _reset_keys(maybe_new, db_version, result)  # hashing (slow for phpass) before the lock
+    lock_for_transaction(conn, ACCOUNTS_LOCK)
+    existing = users_by_email(conn, network, emails, locking=True)  # sees what others committed meanwhile
+    # Addresses are ASCII (rules.emails): two that differ only in case are one address to WordPress's
+    # case-insensitive collations; the first in order gets the account, the others link to it.
+    first_of: dict[str, str] = {}
     for email in emails:
-        result.users[email] = existing[email] if email in existing else result.created[email].user_id
+        first_of.setdefault(email.lower(), email)
+    new = [e for e in maybe_new if e not in existing and first_of[e.lower()] == e]
+    if new:
+        _create_accounts(conn, network, site, {e: keys[e] for e in new}, result)
+    for email in emails:
+        first = first_of[email.lower()]
+        result.users[email] = existing.get(email) or existing.get(first) or result.created[first].user_id
     wanted = {(school, result.users[email]) for school, email in requests}
     present = set()
     for chunk in _chunks(sorted({u for _s, u in wanted})):
         present |= {(int(s), int(u)) for s, u in conn.execute(
-            select(t.school_admins.c.school_id, t.school_admins.c.user_id).where(t.school_admins.c.user_id.in_(chunk)))}
+            select(t.school_admins.c.school_id, t.school_admins.c.user_id).where(t.school_admins.c.user_id.in_(chunk))
+            .with_for_update(read=True))}
     new_links = sorted(wanted - present)
     result.already = sorted(wanted & present)
     result.linked = new_links
-    granted = _grant_role(conn, network, site, sorted({u for _s, u in wanted}), role, result.wordpress)
     created_ids = {a.user_id for a in result.created.values()}
-    for account in result.created.values():
+    for account in result.created.values():  # WordPress: user_register, then add_user_to_blog
         result.wordpress.action("user_register", account.user_id, site.id, role)
+    granted = _grant_role(conn, network, site, sorted({u for _s, u in wanted}), role, result.wordpress)
     result.restored = granted & {u for _s, u in result.already} - {u for _s, u in new_links}
     changes = [Change("school_admin", "add", u, s, new={"user_id": u, "email": email_of(result, u),
                                                         "account_created": u in created_ids})
@@ -171,7 +177,8 @@ def _unique_names(conn: Connection, column, bases: list[str], limit: int) -> lis
     names = []
     for base in bases:
         n, name = 1, base
-        while name in taken or (base in stored and conn.execute(one, {"v": name}).first() is not None):
+        # a base the first query found free is free; a suffixed name is always asked
+        while name in taken or ((name != base or base in stored) and conn.execute(one, {"v": name}).first() is not None):
             n += 1
             name = base[:limit - len(f"-{n}")] + f"-{n}"
         taken.add(name)
@@ -192,8 +199,9 @@ def _create_accounts(conn: Connection, network, site: WpSite, keys: dict[str, tu
         conn.execute(users.insert(), chunk)
     ids = {}
     for chunk in _chunks(logins):
-        ids.update({login: int(i) for i, login in conn.execute(
-            select(users.c.ID, users.c.user_login).where(users.c.user_login.in_(chunk)))})
+        ids.update({login: int(i) for i, login, email in conn.execute(
+            select(users.c.ID, users.c.user_login, users.c.user_email).where(users.c.user_login.in_(chunk)))
+            if keys.get(email)})  # the rows just written: their login and address
     meta = []
     for email, login in zip(emails, logins, strict=True):
         user_id = ids[login]
@@ -214,7 +222,8 @@ def _user_meta(conn: Connection, network, user_ids: list[int], keys: list[str]) 
     for chunk in _chunks(user_ids):
         for umeta_id, user_id, key, value in conn.execute(
                 select(usermeta.c.umeta_id, usermeta.c.user_id, usermeta.c.meta_key, usermeta.c.meta_value)
-                .where(usermeta.c.user_id.in_(chunk), usermeta.c.meta_key.in_(keys)).order_by(usermeta.c.umeta_id)):
+                .where(usermeta.c.user_id.in_(chunk), usermeta.c.meta_key.in_(keys)).order_by(usermeta.c.umeta_id)
+                .with_for_update()):
             current[int(user_id)].setdefault(key, (int(umeta_id), value))
     return current
 
@@ -244,7 +253,7 @@ def _grant_role(conn: Connection, network, site: WpSite, user_ids: list[int], ro
         values = {caps_key: serialize(roles)}
         if level_key not in current[user_id]:
             values[level_key] = "0"
-        if multisite and not (current[user_id].get("primary_blog") or (0, ""))[1]:
+        if multisite and (current[user_id].get("primary_blog") or (0, ""))[1] in ("", "0"):  # empty to PHP
             values["primary_blog"] = str(site.id)
             values["source_domain"] = _domain(conn, network, site.id)
         for key, value in values.items():
@@ -273,6 +282,7 @@ def remove_admin(conn: Connection, network, t: SiteTables, site_id: int, school_
     """Unlink; without any other school on this site the user loses ``role`` here. Other roles stay; with
     none left it is WordPress's ``remove_user_from_blog()``. The WordPress user is never deleted. None when
     there was no such link; else (role removed, what the plugin must do)."""
+    lock_for_transaction(conn, ACCOUNTS_LOCK)  # no add of this user may interleave with the role check
     link = t.school_admins.c.school_id == school_id, t.school_admins.c.user_id == user_id
     if not conn.execute(delete(t.school_admins).where(*link)).rowcount:
         return None
@@ -292,11 +302,12 @@ def revoke_where_unlinked(conn: Connection, network, t: SiteTables, site_id: int
                           effects: WordPressEffects) -> set[int]:
     """Users among ``user_ids`` linked to no school of this site any more lose ``role`` here (after an
     unlink or a school's deletion). Returns whose role was removed."""
+    lock_for_transaction(conn, ACCOUNTS_LOCK)
     removed = set()
     for user_id in user_ids:
         effects.user_changed(user_id)
-        others = conn.execute(select(func.count()).select_from(t.school_admins)
-                              .where(t.school_admins.c.user_id == user_id)).scalar_one()
+        others = conn.execute(select(t.school_admins.c.school_id).where(t.school_admins.c.user_id == user_id)
+                              .with_for_update(read=True)).first() is not None
         if not others and _revoke_role(conn, network, site_id, user_id, role, effects):
             removed.add(user_id)
     return removed
@@ -328,8 +339,9 @@ def _remove_user_from_blog(conn: Connection, network, site_id: int, user_id: int
     caps_key, level_key = capabilities_key(network, site_id), f"{network.prefix(site_id)}user_level"
     if network.is_multisite(conn):
         meta = _user_meta(conn, network, [user_id], ["primary_blog", "source_domain"])[user_id]
-        if (meta.get("primary_blog") or (0, ""))[1] == str(site_id):
-            other = _first_other_site(conn, network, user_id, site_id)
+        other = _first_other_site(conn, network, user_id, site_id)
+        # a primary site that is this one moves; a user left with no site at all has none
+        if (meta.get("primary_blog") or (0, ""))[1] == str(site_id) or other is None:
             values = {"primary_blog": str(other[0]) if other else "", "source_domain": other[1] if other else ""}
             for key, value in values.items():
                 if key in meta:

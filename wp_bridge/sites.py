@@ -10,7 +10,7 @@ import logging
 import time
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, inspect, literal, select, union_all
+from sqlalchemy import Connection, func, inspect, literal, select, union_all
 
 from .options import get_options
 from .php_serialize import PhpSerializeError, maybe_unserialize
@@ -155,9 +155,13 @@ class Network:
         return parse_site_admins(conn.execute(self.site_admins_query()).scalars())
 
     def site_admins_query(self):
+        return select(self.core.sitemeta.c.meta_value).where(self.core.sitemeta.c.meta_id == self.site_admins_row())
+
+    def site_admins_row(self):
+        """The id of this network's ``site_admins`` row (the first, as WordPress reads it)."""
         sitemeta = self.core.sitemeta
-        return select(sitemeta.c.meta_value).where(sitemeta.c.meta_key == "site_admins",
-                                                   sitemeta.c.site_id == self.network_id)
+        return (select(func.min(sitemeta.c.meta_id))
+                .where(sitemeta.c.meta_key == "site_admins", sitemeta.c.site_id == self.network_id).scalar_subquery())
 
     def site_from_options(self, site_id: int, options: dict[str, str], status: str = LIVE) -> WpSite:
         version = options.get(SITE_DB_VERSION_OPTION, "0")

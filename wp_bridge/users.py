@@ -7,7 +7,7 @@ import logging
 import re
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, String, bindparam, literal, select, union_all
+from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
@@ -67,12 +67,15 @@ def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: 
     rows = conn.execute(
         select(usermeta.c.meta_key, usermeta.c.meta_value).where(
             usermeta.c.user_id == user.id, usermeta.c.meta_key.like("%capabilities")
-        )
+        ).order_by(usermeta.c.umeta_id)
     )
+    live = {site_id for site_id, status in network.site_statuses(conn).items() if status == LIVE}
+    seen = set()
     for key, value in rows:
         match = key_pattern.match(key or "")
-        if not match:
-            continue
+        if not match or key in seen or int(match.group(1) or 1) not in live:
+            continue  # WordPress reads the first of duplicate rows; other networks and inactive sites are not ours
+        seen.add(key)
         role = resolve_role(False, parse_capabilities(value, user_id=user.id, key=key), slugs)
         if role is not None:
             result[int(match.group(1) or 1)] = role
@@ -107,12 +110,15 @@ def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_u
         parts.append(part("blog", blogs.c.site_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted)
                      .where(blogs.c.blog_id == site_id))
         parts.append(part("super_admins", core.sitemeta.c.meta_value).where(
-            core.sitemeta.c.meta_key == "site_admins", core.sitemeta.c.site_id == network.network_id))
+            core.sitemeta.c.meta_id == network.site_admins_row()))
     if with_user:
         users, usermeta, user_id = core.users, core.usermeta, bindparam("user_id")
         parts.append(part("user", users.c.user_login, users.c.user_email, users.c.display_name).where(users.c.ID == user_id))
-        parts.append(part("caps", usermeta.c.meta_value).where(
-            usermeta.c.user_id == user_id, usermeta.c.meta_key == capabilities_key(network, site_id)))
+        # WordPress reads the first of duplicate meta rows (the lowest id)
+        first = (select(func.min(usermeta.c.umeta_id))
+                 .where(usermeta.c.user_id == user_id, usermeta.c.meta_key == capabilities_key(network, site_id))
+                 .scalar_subquery())
+        parts.append(part("caps", usermeta.c.meta_value).where(usermeta.c.umeta_id == first))
     return union_all(*parts)
 
 
@@ -150,9 +156,6 @@ def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id
     return SiteAndUser(site, user, frozenset(roles), user.login in parse_site_admins(super_admins))
 
 
-MAX_WARNINGS = 20
-
-
 def wordpress_warnings(conn: Connection, network: Network) -> list[str]:
     """What in WordPress's own data makes the sidecar fail closed, for the operator (``GET /health``):
     no super admins in sitemeta, and role values the sidecar cannot read (those users have no role)."""
@@ -167,14 +170,15 @@ def wordpress_warnings(conn: Connection, network: Network) -> list[str]:
     rows = conn.execute(select(usermeta.c.user_id, usermeta.c.meta_key, usermeta.c.meta_value)
                         .where(usermeta.c.meta_key.like(f"{network.base_prefix}%capabilities"))
                         .order_by(usermeta.c.umeta_id))
-    unreadable = []
+    unreadable = 0
     for user_id, key, value in rows:
         if key_pattern.match(key):
             try:
                 read_capabilities(value)
             except PhpSerializeError:
-                unreadable.append(f"unreadable usermeta {key} of user {user_id}: no role there")
-    warnings += unreadable[:MAX_WARNINGS]
-    if len(unreadable) > MAX_WARNINGS:
-        warnings.append(f"{len(unreadable) - MAX_WARNINGS} more unreadable capabilities values")
+                unreadable += 1
+                log.warning("unreadable WordPress value: usermeta %s of user %s grants no role", key, user_id)
+    if unreadable:  # health is unsigned: counts only, the users and keys are in the log
+        warnings.append(f"{unreadable} unreadable capabilities values in usermeta: those users have no role there "
+                        "(the log names them)")
     return warnings
