@@ -78,19 +78,28 @@ def _matching(conn: Connection, column, values: list[str], *, locking: bool = Fa
                                                 .order_by(users.c.ID)):
                 found.setdefault(lowered[stored.lower()], int(user_id))
         return found
+    one = select(users.c.ID).where(column == bindparam("v")).order_by(users.c.ID).limit(1)
+    one = one.with_for_update(read=True) if locking else one
     for chunk in _chunks(sorted(set(values))):
-        # One query tells whether anything in the chunk exists at all (the usual answer for new addresses
-        # is no); only then is each value asked alone, so that the database decides what is equal.
+        # One query finds every stored value the database holds equal to one of the chunk. A value with
+        # exactly one such row, of exactly its own spelling, is that user; the database alone decides the
+        # rest (other spellings, duplicates, accents, trailing spaces), one question each.
         query = select(users.c.ID, column).where(column.in_(chunk))
         rows = conn.execute(query.with_for_update(read=True) if locking else query).all()
         if not rows:
             continue
-        one = select(users.c.ID).where(column == bindparam("v")).order_by(users.c.ID).limit(1)
-        one = one.with_for_update(read=True) if locking else one
+        by_lower: dict[str, list[tuple[int, str]]] = defaultdict(list)
+        for user_id, stored in rows:
+            by_lower[stored.lower()].append((int(user_id), stored))
+        unexplained = set(by_lower) - {value.lower() for value in chunk}
         for value in chunk:
-            user_id = conn.execute(one, {"v": value}).scalar()
-            if user_id is not None:
-                found[value] = int(user_id)
+            candidates = by_lower.get(value.lower(), [])
+            if len(candidates) == 1 and candidates[0][1] == value:
+                found[value] = candidates[0][0]
+            elif candidates or unexplained:
+                user_id = conn.execute(one, {"v": value}).scalar()
+                if user_id is not None:
+                    found[value] = int(user_id)
     return found
 
 
@@ -109,10 +118,12 @@ def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_versio
     reads and writes of one user's roles (everything is read again after the lock, by locking reads)."""
     result = AddResult()
     emails = sorted({email for _school, email in requests})
-    maybe_new = [e for e in emails if e not in users_by_email(conn, network, emails)]
+    known = users_by_email(conn, network, emails)
+    maybe_new = [e for e in emails if e not in known]
     keys = _reset_keys(maybe_new, db_version, result)  # hashing (slow for phpass) before the lock
     lock_for_transaction(conn, ACCOUNTS_LOCK)
-    existing = users_by_email(conn, network, emails, locking=True)  # sees what others committed meanwhile
+    # the addresses that were new may have been created by others meanwhile: a read that sees their commits
+    existing = {**known, **users_by_email(conn, network, maybe_new, locking=True)}
     # Addresses are ASCII (rules.emails): two that differ only in case are one address to WordPress's
     # case-insensitive collations; the first in order gets the account, the others link to it.
     first_of: dict[str, str] = {}
