@@ -9,7 +9,11 @@ import uuid
 
 from flask import Flask, g, request
 from flask_smorest import Api
+from werkzeug.routing import IntegerConverter
 
+from rules.ids import MAX_ID
+
+from .api import check_json_body
 from .auth import verify_signed_request
 from .config import Config, load_config
 from .errors import register_error_handlers
@@ -31,6 +35,16 @@ class LopApi(Api):
         register_error_handlers(self._app)
 
 
+class PathIdConverter(IntegerConverter):
+    """``<int:…>`` in our routes: an id beyond 2^63 - 1 names nothing that can exist; it becomes 0 (no row
+    has id 0), so that it answers exactly as any id that does not exist does (404, or 403 for a school
+    admin and a school that is not theirs) instead of overflowing the database driver."""
+
+    def to_python(self, value: str) -> int:
+        number = super().to_python(value)
+        return number if number <= MAX_ID else 0
+
+
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
     """The Flask app. Tests pass a Config (or a ready Runtime); production reads the environment."""
     if runtime is None:
@@ -46,6 +60,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
         JSON_SORT_KEYS=False,
     )
     app.json.sort_keys = False
+    app.url_map.converters["int"] = PathIdConverter
     app.extensions["lop_sidecar"] = runtime
 
     api = LopApi(app, spec_kwargs={"info": {"description": "The LOP sidecar beside the WordPress sites of the LOPs."}})
@@ -89,6 +104,8 @@ def _before_request():
     g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     if request.endpoint not in UNSIGNED_ENDPOINTS:
         g.caller = verify_signed_request()
+        if request.method in ("POST", "PATCH", "PUT") and request.mimetype == "application/json":
+            check_json_body()
 
 
 def _after_request(response):

@@ -6,12 +6,14 @@ Roles always come from the WordPress database; the request only says which user 
 from __future__ import annotations
 
 import hmac
+import re
 import time
 from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import g, request
 
+from rules.ids import MAX_ID
 from rules.roles import MANAGERS, Role
 from wp_bridge.audit import Actor
 from wp_bridge.migrations import SITE_SCHEMA_VERSION
@@ -61,8 +63,14 @@ def _unauthorized(code: str, detail: str) -> ApiError:
     return ApiError(401, code, detail, headers={"WWW-Authenticate": 'LOP-HMAC realm="lop-sidecar"'})
 
 
+# ASCII digits only: str.isdigit() also accepts "²" and other Unicode digits that int() refuses.
+_ID_TEXT = re.compile(r"[0-9]{1,19}")
+_TIMESTAMP_TEXT = re.compile(r"[0-9]{1,12}")
+_SIGNATURE_TEXT = re.compile(r"v1=[0-9a-f]{64}")
+
+
 def _user_id_header(name: str, value: str) -> int:
-    if not value.isdigit() or len(value) > 20:
+    if not _ID_TEXT.fullmatch(value) or int(value) > MAX_ID:
         raise _unauthorized("auth_malformed", f"{name} must be a WordPress user ID (digits)")
     return int(value)
 
@@ -74,7 +82,7 @@ def verify_signed_request() -> Caller:
         raise _unauthorized("auth_missing", f"missing header(s): {', '.join(missing)}")
     timestamp, nonce, user = headers[H_TIMESTAMP], headers[H_NONCE], headers[H_USER]
     switched = headers.get(H_SWITCHED_FROM, "")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not _TIMESTAMP_TEXT.fullmatch(timestamp):
         raise _unauthorized("auth_malformed", f"{H_TIMESTAMP} must be Unix seconds")
     if not NONCE_PATTERN.fullmatch(nonce):
         raise _unauthorized("auth_malformed", f"{H_NONCE} must be 16-64 characters of A-Z a-z 0-9 _ -")
@@ -84,6 +92,8 @@ def verify_signed_request() -> Caller:
     body = request.get_data(cache=True)  # over MAX_CONTENT_LENGTH this raises 413
     canonical = canonical_string(timestamp, nonce, request.method, raw_path_and_query(), user, switched, body)
     given = headers[H_SIGNATURE]
+    if not _SIGNATURE_TEXT.fullmatch(given):
+        raise _unauthorized("auth_malformed", f"{H_SIGNATURE} must be v1= and 64 lower-case hex digits")
     if not any(hmac.compare_digest(signature(secret, canonical), given) for secret in runtime().config.shared_secrets):
         raise _unauthorized("auth_bad_signature", "the signature does not match this request")
 

@@ -45,7 +45,7 @@ def search(conn: Connection, nt: NetworkTables, q: str | None, *, level: str | N
     if level:
         query = query.where(a.c.onderwijsniveau == level)
     text = (q or "").strip()
-    if text.isdigit():
+    if re.fullmatch(r"[0-9]{1,18}", text):  # ASCII digits: a code prefix (str.isdigit() also takes "³")
         query = query.where(cast(a.c.code, String).like(f"{text}%"))
         query = query.order_by((a.c.code == int(text)).desc(), a.c.code)
     else:

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import json
+import re
 from collections.abc import Iterator
 
 from flask import request
+from marshmallow import fields, validate
 from sqlalchemy import Connection
 
+from rules.ids import MAX_ID
 from rules.roles import Role
 from rules.school_year import resolve_year
 from wp_bridge.locks import release_transaction_locks
@@ -57,6 +61,73 @@ def write_transaction() -> Iterator[Connection]:
         transaction.commit()
     finally:
         release_transaction_locks(conn)
+
+
+def id_field(*, minimum: int = 1, **kwargs) -> fields.Integer:
+    """A query or body parameter that is an id: beyond 2^63 - 1 or below ``minimum`` it is 422 naming it."""
+    return fields.Integer(validate=validate.Range(minimum, MAX_ID, error=f"een id van {minimum} tot en met {MAX_ID}"),
+                          error_messages={"invalid": "een geheel getal"}, **kwargs)
+
+
+MAX_JSON_DEPTH = 32
+MULTILINE_FIELDS = frozenset({"extra_info"})  # every other text is one line
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CONTROL_MULTILINE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_SURROGATE = re.compile(r"[\ud800-\udfff]")
+
+
+def check_json_body() -> None:
+    """Every JSON body, before any route reads it: parsed once with a depth limit (a body nested 1,000 deep
+    is 422, never a RecursionError), with no lone surrogate in any string and no control character in a
+    one-line text (``extra_info`` may hold line breaks and tabs); 422 naming the field otherwise. A PATCH or
+    PUT needs a body."""
+    raw = request.get_data(cache=True)
+    if not raw.strip():
+        if request.method in ("PATCH", "PUT"):
+            raise ApiError(422, "validation_failed", "de aanvraag heeft geen inhoud: verwacht een JSON-object",
+                           errors=[{"field": None, "location": "body", "message": "verwacht een JSON-object"}])
+        return
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        data = None
+        problem = f"de JSON is dieper genest dan {MAX_JSON_DEPTH} niveaus"
+    except ValueError:
+        data = None
+        problem = "dit is geen geldige JSON"
+    else:
+        problem = None
+    if problem:
+        raise ApiError(422, "validation_failed", problem, errors=[{"field": None, "location": "body", "message": problem}])
+    bad = _bad_json_value(data)
+    if bad:
+        field, message = bad
+        raise ApiError(422, "validation_failed", f"{field}: {message}",
+                       errors=[{"field": field, "location": "body", "message": message}])
+
+
+def _bad_json_value(data) -> tuple[str, str] | None:
+    """(field path, Dutch message) of the first value no route may receive; None when all is well."""
+    stack = [(data, "", 0, False)]
+    while stack:
+        value, path, depth, multiline = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            return path or "body", f"de JSON is dieper genest dan {MAX_JSON_DEPTH} niveaus"
+        if isinstance(value, str):
+            if _SURROGATE.search(value):
+                return path or "body", "bevat een ongeldig Unicode-teken (een losse surrogaat)"
+            if (_CONTROL_MULTILINE if multiline else _CONTROL).search(value):
+                return path or "body", ("bevat een stuurteken" if multiline
+                                        else "bevat een regeleinde of stuurteken; hier hoort één regel tekst")
+        elif isinstance(value, dict):
+            for key, item in value.items():
+                key_path = f"{path}.{key}" if path else str(key)
+                if _SURROGATE.search(key) or _CONTROL.search(key):
+                    return path or "body", "een veldnaam bevat een ongeldig teken"
+                stack.append((item, key_path, depth + 1, key in MULTILINE_FIELDS))
+        elif isinstance(value, list):
+            stack.extend((item, f"{path}[{i}]", depth + 1, multiline) for i, item in enumerate(value))
+    return None
 
 
 def json_body() -> dict:

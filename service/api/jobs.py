@@ -7,6 +7,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from jobs.registry import all_jobs, get_job, parse_options
+from rules.ids import is_id
 from rules.roles import Role
 from wp_bridge.db import utcnow
 from wp_bridge.job_runs import (
@@ -23,7 +24,7 @@ from wp_bridge.locks import named_lock
 from ..auth import caller, network_caller
 from ..errors import ApiError
 from ..runtime import db, runtime
-from . import json_body, responds, write_transaction
+from . import id_field, json_body, responds, write_transaction
 
 blp = Blueprint("jobs", __name__, url_prefix="/api/v1", description="Scheduled jobs and their runs")
 
@@ -55,7 +56,7 @@ class RunRequestSchema(Schema):
 
 class RunsQuerySchema(Schema):
     job = fields.String(load_default=None)
-    site = fields.Integer(load_default=None)
+    site = id_field(load_default=None)
     status = fields.String(load_default=None, validate=validate.OneOf(["queued", "running", *FINISHED]))
     limit = fields.Integer(load_default=50, validate=validate.Range(1, 500))
 
@@ -131,8 +132,8 @@ def start_run(job):
     if not isinstance(dry_run, bool):
         errors.append({"field": "dry_run", "message": "true or false"})
     if spec.site_scoped:
-        if isinstance(site_id, bool) or not isinstance(site_id, int):
-            errors.append({"field": "site", "message": f"{job} runs per site: give the site id"})
+        if not is_id(site_id):
+            errors.append({"field": "site", "message": f"{job} loopt per site: geef het id van de site"})
     elif site_id is not None:
         errors.append({"field": "site", "message": f"{job} is not a per-site job"})
     options, option_errors = parse_options(spec, body, operator=operator)

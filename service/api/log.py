@@ -8,20 +8,21 @@ import re
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from rules.ids import is_id
 from rules.roles import MANAGERS
 from wp_bridge.audit_read import LogFilter, NameBook, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
 from ..runtime import close_db, db, runtime
-from . import responds, with_site
+from . import id_field, responds, with_site
 
 blp = Blueprint("log", __name__, url_prefix="/api/v1", description="The audit log of a LOP site")
 
 
 class FilterSchema(Schema):
-    school = fields.Integer(load_default=None)
-    user = fields.Integer(load_default=None)
+    school = id_field(load_default=None)
+    user = id_field(minimum=0, load_default=None)
     action = fields.String(load_default=None, validate=validate.Length(1, 32))
     entity = fields.String(load_default=None, validate=validate.Length(1, 32))
     from_ = fields.String(data_key="from", load_default=None,
@@ -38,7 +39,9 @@ class ExportQuerySchema(FilterSchema):
     format = fields.String(load_default="csv", validate=validate.OneOf(["csv", "xlsx"]))
 
 
-def _instant(value: str, name: str, *, end: bool) -> dt.datetime:
+def _instant(value: str, name: str, *, end: bool) -> dt.datetime | None:
+    """The UTC instant a ``from``/``to`` value names; None (no bound) at the edges of time, where the day
+    after 9999-12-31 or UTC before 0001-01-01 01:00 Brussels cannot be written."""
     tz = runtime().config.tz
     try:
         if re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
@@ -48,10 +51,15 @@ def _instant(value: str, name: str, *, end: bool) -> dt.datetime:
             local = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
             if local.tzinfo is None:
                 local = local.replace(tzinfo=tz)
+    except OverflowError:
+        return None
     except ValueError:
-        raise ApiError(422, "validation_failed", f"{name}: not a date or ISO date-time",
-                       errors=[{"field": name, "location": "query", "message": "not a date or ISO date-time"}]) from None
-    return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        raise ApiError(422, "validation_failed", f"{name}: geen datum of ISO-datum-tijd",
+                       errors=[{"field": name, "location": "query", "message": "geen datum of ISO-datum-tijd"}]) from None
+    try:
+        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+    except OverflowError:
+        return None
 
 
 def _filter(query) -> LogFilter:
@@ -67,8 +75,11 @@ def _cursor_id(cursor: str | None) -> int | None:
         return None
     try:
         data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        return int(data["before"])
-    except (ValueError, KeyError, TypeError):
+        before = data["before"]
+        if not is_id(before):
+            raise ValueError("not an id")
+        return before
+    except (ValueError, KeyError, TypeError, RecursionError):
         raise ApiError(422, "validation_failed", "cursor: not a cursor from this log",
                        errors=[{"field": "cursor", "location": "query", "message": "not a cursor from this log"}]) from None
 

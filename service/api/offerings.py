@@ -7,6 +7,7 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
+from rules.ids import is_id
 from rules.offerings import AN_ADMGR, EDITABLE_FIELDS, validate_values
 from rules.rights import rights_type
 from rules.roles import MANAGERS, Role
@@ -146,8 +147,8 @@ class Offerings(MethodView):
         unknown = sorted(set(body) - {"year", "admgr_code", *EDITABLE_FIELDS})
         code = body.get("admgr_code")
         errors = [{"field": name, "message": "unknown field"} for name in unknown]
-        if isinstance(code, bool) or not isinstance(code, int):
-            errors.append({"field": "admgr_code", "message": "required: an administrative-group code (integer)"})
+        if not is_id(code):
+            errors.append({"field": "admgr_code", "message": "verplicht: de code van een administratieve groep (een positief geheel getal)"})
         if not isinstance(body.get("year"), str):
             errors.append({"field": "year", "message": "required: current, next or a school-year label"})
         if errors:

@@ -17,7 +17,7 @@ from wp_bridge.schools import list_schools
 
 from ..errors import ApiError
 from ..runtime import db, runtime
-from . import json_body, responds, with_site, write_transaction, year_param
+from . import id_field, json_body, responds, with_site, write_transaction, year_param
 
 blp = Blueprint("ov", __name__, url_prefix="/api/v1",
                 description="Onderwijs Vlaanderen's offering next to the site's (green: only OV; red: only the site)")
@@ -28,7 +28,7 @@ RED = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
 
 class ComparisonQuery(Schema):
     year = fields.String(load_default="current")
-    school = fields.Integer(load_default=None)
+    school = id_field(load_default=None)
     only_differences = fields.Boolean(load_default=False)
 
 

@@ -52,13 +52,16 @@ class SchoolSchema(Schema):
 
     @validates_schema
     def _distinct_vestigingen(self, data, **_kwargs):
-        pairs = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in data.get("vestigingen") or []]
+        # only the complete ones: an incomplete vestiging has its own field errors
+        pairs = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in data.get("vestigingen") or []
+                 if "instellingsnummer" in v and "vestigingsnummer" in v]
         if len(set(pairs)) != len(pairs):
             raise ValidationError("the same vestiging is listed twice", "vestigingen")
 
 
 class SchoolPatchSchema(SchoolSchema):
-    """Any subset of the school's fields; vestigingen, when given, replace the current list."""
+    """Any subset of the school's fields; vestigingen, when given, replace the current list (each one complete:
+    only the top-level fields are partial)."""
 
 
 class SchoolListSchema(Schema):
@@ -104,7 +107,7 @@ class School(MethodView):
         return require_school(db(), access.tables, school_id)
 
     @with_site(*MANAGERS)
-    @blp.arguments(SchoolPatchSchema(partial=True))
+    @blp.arguments(SchoolPatchSchema(partial=("name", "type", "vestigingen")))
     @responds(blp, 200, SchoolSchema)
     def patch(self, data, site_id, school_id, access):
         with write_transaction() as conn:

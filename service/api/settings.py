@@ -25,7 +25,7 @@ from wp_bridge.users import load_site_and_user
 from ..errors import ApiError
 from ..rights import Rights
 from ..runtime import db, runtime
-from . import json_body, responds, with_site, write_transaction
+from . import id_field, json_body, responds, with_site, write_transaction
 
 blp = Blueprint("settings", __name__, url_prefix="/api/v1",
                 description="Per-type free-registration starts and school-admin rights; rights previews")
@@ -85,11 +85,11 @@ class Settings(MethodView):
 
 
 class RightsQuerySchema(Schema):
-    school = fields.Integer(required=True)
+    school = id_field(required=True)
     year = fields.String(load_default="current", metadata={"description": "current, next or a school-year label"})
     at = fields.AwareDateTime(load_default=None, default_timezone=dt.timezone.utc,
                               metadata={"description": "evaluate at another moment (ISO; without offset = UTC)"})
-    as_user = fields.Integer(load_default=None, metadata={"description": "operators and LOP experts: preview a user"})
+    as_user = id_field(load_default=None, metadata={"description": "operators and LOP experts: preview a user"})
 
 
 @blp.route("/sites/<int:site_id>/rights")

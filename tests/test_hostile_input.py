@@ -1,0 +1,124 @@
+"""Hostile and malformed input (issue 13): a clear 4xx, never a 500, and nothing changed."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from tests.conftest import SECRET
+from service.signing import H_SIGNATURE, H_SWITCHED_FROM, H_TIMESTAMP, H_USER, sign_headers
+
+SITE = 2
+HUGE = 9223372036854775808  # 2**63
+
+
+def snapshot(rt) -> dict:
+    """Every row of the tables a refused request must not touch."""
+    from wp_bridge.tables import site_tables
+
+    t = site_tables(rt.network.prefix(SITE))
+    core = rt.network.core
+    with rt.engine.connect() as conn:
+        return {table.name: sorted(map(tuple, conn.execute(select(table)).all()))
+                for table in (t.schools, t.vestigingen, t.offerings, t.school_admins, t.audit_log, core.users, core.usermeta)}
+
+
+@pytest.mark.parametrize("header, value", [
+    (H_USER, "²"), (H_USER, "\u00b3"), (H_USER, "¹²"), (H_USER, str(2**64)), (H_SWITCHED_FROM, "²"),
+    (H_TIMESTAMP, "²³"), (H_SIGNATURE, "v1=é" + "0" * 63), (H_SIGNATURE, "v1=" + "g" * 64), (H_SIGNATURE, "v1=ab"),
+])
+def test_malformed_auth_headers_are_401_auth_malformed(app, users, header, value, caplog):
+    path = "/api/v1/sites"
+    headers = sign_headers(SECRET, "GET", path, user=users.operator)
+    headers[header] = value
+    response = app.test_client().get(path, headers=headers)
+    assert (response.status_code, response.json["code"]) == (401, "auth_malformed"), response.json
+    assert not [r for r in caplog.records if r.levelname == "ERROR"]
+
+
+@pytest.mark.parametrize("path", [
+    f"/api/v1/sites/{HUGE}/schools", f"/api/v1/sites/{SITE}/schools/{HUGE}", f"/api/v1/jobs/runs/{HUGE}",
+    f"/api/v1/catalogue/admgr/{HUGE}", f"/api/v1/sites/{SITE}/schools/{HUGE}/offerings",
+])
+def test_ids_beyond_64_bits_in_the_path_are_404(client, users, path):
+    response = client.get(path, user=users.operator)
+    assert response.status_code == 404, response.json
+
+
+def test_a_school_admin_gets_403_for_any_school_not_theirs(client, users, schools):
+    for school in (HUGE, 999999, schools[0]):
+        response = client.get(f"/api/v1/sites/{SITE}/schools/{school}", user=users.admin2)
+        assert response.status_code == 403, (school, response.json)
+
+
+@pytest.mark.parametrize("path, parameter", [
+    (f"/api/v1/sites/{SITE}/log?school={HUGE}", "school"), (f"/api/v1/sites/{SITE}/log?user={HUGE}", "user"),
+    (f"/api/v1/jobs/runs?site={HUGE}", "site"), (f"/api/v1/sites/{SITE}/log?school=-1", "school"),
+    (f"/api/v1/sites/{SITE}/rights?school=1&as_user={HUGE}", "as_user"),
+    (f"/api/v1/sites/{SITE}/ov-comparison?school={HUGE}", "school"),
+])
+def test_integers_beyond_64_bits_in_the_query_are_422_naming_them(client, users, path, parameter):
+    response = client.get(path, user=users.operator)
+    assert response.status_code == 422, response.json
+    assert parameter in {e.get("field") for e in response.json["errors"]}
+
+
+@pytest.mark.parametrize("query", ["q=%C2%B3", f"q={HUGE}", "q=%F0%9F%99%82", "q=%D9%A3"])
+def test_the_catalogue_search_is_text(client, users, query):
+    response = client.get(f"/api/v1/catalogue/admgr?{query}", user=users.operator)
+    assert response.status_code == 200 and response.json["items"] == []
+
+
+@pytest.mark.parametrize("body, field", [
+    ({"year": "current", "admgr_code": HUGE}, "admgr_code"),
+    ({"year": "current", "admgr_code": -5}, "admgr_code"),
+])
+def test_integers_beyond_64_bits_in_json_are_422_naming_the_field(client, users, schools, body, field):
+    response = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/offerings", user=users.operator, json=body)
+    assert response.status_code == 422, response.json
+    assert field in {e.get("field") for e in response.json["errors"]}
+
+
+def test_an_with_huge_ids_and_run_site(client, users, schools):
+    an = client.post(f"/api/v1/sites/{SITE}/an", user=users.operator, json={"schools": [HUGE], "years": ["current"]})
+    assert an.status_code in (404, 422), an.json
+    run = client.post("/api/v1/jobs/rollover/runs", user=users.operator, json={"site": HUGE})
+    assert run.status_code in (404, 422), run.json
+
+
+@pytest.mark.parametrize("body", [
+    {"name": "x\ud800"}, {"name": "Een\u000bschool"}, {"name": "Een\nschool"},
+])
+def test_lone_surrogates_and_control_characters_are_422(client, rt, users, schools, body):
+    import json
+
+    before = snapshot(rt)
+    raw = json.dumps(body).encode()  # \ud800 stays escaped: a lone surrogate in the JSON text
+    response = client.patch(f"/api/v1/sites/{SITE}/schools/{schools[0]}", user=users.operator, data=raw,
+                            headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.json
+    assert "name" in {e.get("field") for e in response.json["errors"]}
+    assert snapshot(rt) == before
+
+
+@pytest.mark.parametrize("body", [b'{"vestigingen": [{"instellingsnummer": 1}]}', b"", b"[]" , b"null"])
+def test_a_patch_of_a_school_without_a_usable_body_is_422(client, rt, users, schools, body):
+    before = snapshot(rt)
+    response = client.patch(f"/api/v1/sites/{SITE}/schools/{schools[0]}", user=users.operator, data=body,
+                            headers={"Content-Type": "application/json"})
+    assert response.status_code == 422, response.json
+    assert snapshot(rt) == before
+
+
+def test_json_nested_a_thousand_deep_is_refused(client, users, schools):
+    body = b'{"name": ' + b"[" * 1000 + b"]" * 1000 + b"}"
+    response = client.patch(f"/api/v1/sites/{SITE}/schools/{schools[0]}", user=users.operator, data=body,
+                            headers={"Content-Type": "application/json"})
+    assert response.status_code in (400, 422), response.json
+
+
+@pytest.mark.parametrize("query", ["to=9999-12-31", "from=0001-01-01", "cursor=1e400", f"cursor={HUGE}",
+                                   "from=0001-01-01T00:00:00", "to=9999-12-31T23:59:59"])
+def test_log_filters_at_the_edges_of_time(client, users, schools, query):
+    response = client.get(f"/api/v1/sites/{SITE}/log?{query}", user=users.operator)
+    assert response.status_code in (200, 422), response.json
