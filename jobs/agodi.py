@@ -91,6 +91,6 @@ def run_agodi_sync(ctx) -> JobResult:
 register(JobSpec(
     name="agodi-sync", description="sync the administrative-group catalogue with AgODi's Edison AG file",
     run=run_agodi_sync, default_schedule="0 4 * * 1", misfire_grace_seconds=DAY,
-    options=(JobOption("source", str, "a URL or local PATH instead of LOP_AGODI_URL (ZIP accepted)", operator_only=True),
+    options=(JobOption("source", str, "a URL or local PATH instead of LOP_AGODI_URL (ZIP accepted)", cli_only=True),
              JobOption("force", bool, "accept a file with fewer than 85% of the active codes")),
 ))

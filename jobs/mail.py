@@ -19,6 +19,10 @@ from .registry import JobRefused, JobResult, JobSpec, register
 MAX_ATTEMPTS = 10
 BATCH = 200
 SMTP_TIMEOUT_SECONDS = 30
+# WordPress's set-password keys expire after a day: a mail still unsent by then is useless, and no body
+# (the key is in it) is kept longer than needed.
+KEY_LIFETIME = dt.timedelta(days=1)
+EXPIRED = "verlopen: de link in deze e-mail is niet meer geldig"
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -53,14 +57,26 @@ def build_message(row, sender: str) -> EmailMessage:
     return message
 
 
+def forget_bodies(ctx, now: dt.datetime) -> int:
+    """Mails past the key's lifetime fail; sent and failed mails keep only to, subject, status and times."""
+    outbox = ctx.runtime.network_tables.mail_outbox
+    with ctx.engine.begin() as conn:
+        expired = conn.execute(update(outbox).where(outbox.c.status == "pending", outbox.c.created_at < now - KEY_LIFETIME)
+                               .values(status="failed", last_error=EXPIRED, body_text="", body_html=None)).rowcount
+        conn.execute(update(outbox).where(outbox.c.status.in_(["sent", "failed"]), outbox.c.body_text != "")
+                     .values(body_text="", body_html=None))
+    return expired
+
+
 def run_mail_outbox(ctx) -> JobResult:
     outbox = ctx.runtime.network_tables.mail_outbox
     now = utcnow()
+    expired = 0 if ctx.dry_run else forget_bodies(ctx, now)
     with ctx.engine.connect() as conn:
         due = conn.execute(select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
                            .order_by(outbox.c.id).limit(BATCH)).all()
     if not due:
-        return JobResult("no mail due", {"sent": 0, "retrying": 0, "failed": 0})
+        return JobResult("no mail due", {"sent": 0, "retrying": 0, "failed": expired})
     if ctx.dry_run:
         return JobResult(f"dry run: {len(due)} mails due", {"due": len(due)})
     if not ctx.config.smtp_url:
@@ -73,15 +89,18 @@ def run_mail_outbox(ctx) -> JobResult:
             ctx.progress(done, len(due))
             error = None
             try:
+                message = build_message(row, sender)  # a malformed address fails here, for this mail only
                 client = client or open_smtp(ctx.config.smtp_url)
-                client.send_message(build_message(row, sender))
-            except (smtplib.SMTPException, OSError) as exc:
-                error = f"{type(exc).__name__}: {str(exc)[:200]}"
-                if client is not None and not isinstance(exc, smtplib.SMTPRecipientsRefused):
+                client.send_message(message)
+            except Exception as exc:  # noqa: BLE001 — one mail's trouble never stops the others
+                error = f"{type(exc).__name__}: {' '.join(str(exc).split())[:200]}"
+                if client is not None and isinstance(exc, (smtplib.SMTPServerDisconnected, OSError)):
                     client = None  # reconnect for the next mail
             attempts = row.attempts + 1
             if error is None:
-                values, sent = {"status": "sent", "sent_at": utcnow(), "attempts": attempts, "last_error": None}, sent + 1
+                values = {"status": "sent", "sent_at": utcnow(), "attempts": attempts, "last_error": None,
+                          "body_text": "", "body_html": None}  # the set-password key goes with the body
+                sent += 1
             elif attempts >= MAX_ATTEMPTS:
                 values, failed = {"status": "failed", "attempts": attempts, "last_error": error}, failed + 1
             else:
@@ -95,6 +114,7 @@ def run_mail_outbox(ctx) -> JobResult:
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 pass
+    failed += expired
     return JobResult(f"{sent} sent, {retrying} to retry, {failed} failed", {"sent": sent, "retrying": retrying, "failed": failed})
 
 

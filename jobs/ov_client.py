@@ -12,6 +12,7 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
+from urllib.parse import urlparse
 from collections.abc import Callable
 
 import requests
@@ -58,7 +59,9 @@ class OvClient:
         url = f"{self.base_url}{path}"
         for attempt in range(1, self.attempts + 1):
             try:
-                response = self.session.get(url, params={"page": page, "size": self.page_size}, timeout=TIMEOUT)
+                # never follow a redirect: the API key would go along to wherever it points
+                response = self.session.get(url, params={"page": page, "size": self.page_size}, timeout=TIMEOUT,
+                                            allow_redirects=False, verify=True)
             except (requests.ConnectionError, requests.Timeout) as exc:
                 reason, wait = type(exc).__name__, self.backoff * 2 ** (attempt - 1)
             else:
@@ -67,6 +70,10 @@ class OvClient:
                         return response.json()
                     except ValueError:
                         raise OvFetchError(f"{path} page {page}: the answer is not valid JSON") from None
+                if 300 <= response.status_code < 400:
+                    target = urlparse(response.headers.get("Location") or "").hostname or "(no location)"
+                    raise OvFetchError(f"{path} page {page}: HTTP {response.status_code} redirect to {target} refused "
+                                       "(the API key is only sent to LOP_OV_API_URL)")
                 if response.status_code == 429:
                     reason, wait = "HTTP 429", _retry_after(response)
                 elif response.status_code >= 500:

@@ -18,7 +18,8 @@ class JobOption:
     name: str
     kind: type  # bool, str, int or dt.date
     help: str
-    operator_only: bool = False  # e.g. a source URL or PATH: never from a LOP expert
+    operator_only: bool = False  # never from a LOP expert
+    cli_only: bool = False  # names a local file or URL: the command line only, never through the API
 
 
 @dataclass(frozen=True)
@@ -77,14 +78,24 @@ def _load() -> None:
     from . import agodi, mail, maintenance, ov, rollover  # noqa: F401
 
 
-def parse_options(spec: JobSpec, given: dict, *, operator: bool) -> tuple[dict, list[dict]]:
-    """Check job options from the API (JSON) against the spec; returns (options, errors)."""
+def parse_options(spec: JobSpec, given: dict, *, operator: bool, dry_run: bool = False) -> tuple[dict, list[dict]]:
+    """Check job options from the API (JSON) against the spec; returns (options, errors). An error that an
+    option may not come through the API at all carries ``"code": "option_not_allowed"``: options naming a
+    file or URL (the command line only) and dates (only for a dry run)."""
     known = {o.name: o for o in spec.options}
     options, errors = {}, []
     for name, value in given.items():
         option = known.get(name)
         if option is None:
             errors.append({"field": name, "message": f"{spec.name} has no option {name!r}"})
+            continue
+        if option.cli_only:
+            errors.append({"field": name, "code": "option_not_allowed",
+                           "message": "deze optie kan enkel via de opdrachtregel (lop-sidecar jobs run)"})
+            continue
+        if option.kind is dt.date and not dry_run:
+            errors.append({"field": name, "code": "option_not_allowed",
+                           "message": "een datum kan via de API enkel bij een proefrun (\"dry_run\": true)"})
             continue
         if option.operator_only and not operator:
             errors.append({"field": name, "message": "only operators may set this option"})

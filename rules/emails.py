@@ -6,8 +6,9 @@ import re
 import unicodedata
 
 MAX_LENGTH = 100
-_LOCAL = re.compile(r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+$")
-_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$")
+# Matched whole (fullmatch): "$" alone would let a trailing line break through.
+_LOCAL = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+")
+_LABEL = re.compile(r"[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?")
 
 
 def normalise_email(raw: str) -> str:
@@ -21,10 +22,10 @@ def normalise_email(raw: str) -> str:
         raise ValueError("een e-mailadres heeft precies één @")
     local, domain = value.split("@")
     domain = domain.lower()
-    if not local or len(local) > 64 or not _LOCAL.match(local) or local.startswith(".") or local.endswith(".") or ".." in local:
+    if not local or len(local) > 64 or not _LOCAL.fullmatch(local) or local.startswith(".") or local.endswith(".") or ".." in local:
         raise ValueError("het deel vóór de @ is ongeldig")
     labels = domain.split(".")
-    if len(labels) < 2 or not all(_LABEL.match(label) for label in labels) or labels[-1].isdigit():
+    if len(labels) < 2 or not all(_LABEL.fullmatch(label) for label in labels) or labels[-1].isdigit():
         raise ValueError("het domein na de @ is ongeldig")
     return f"{local}@{domain}"
 

@@ -14,7 +14,7 @@ from werkzeug.routing import IntegerConverter
 from rules.ids import MAX_ID
 
 from .api import check_json_body
-from .auth import verify_signed_request
+from .auth import network_caller, verify_signed_request
 from .config import Config, load_config
 from .errors import register_error_handlers
 from .runtime import Runtime, close_db
@@ -104,6 +104,8 @@ def _before_request():
     g.request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
     if request.endpoint not in UNSIGNED_ENDPOINTS:
         g.caller = verify_signed_request()
+        if g.caller.switched_from is not None and "site_id" not in (request.view_args or {}):
+            network_caller("switching needs an existing user")  # a network route: is this switch allowed?
         if request.method in ("POST", "PATCH", "PUT") and request.mimetype == "application/json":
             check_json_body()
 

@@ -167,9 +167,30 @@ def network_caller(refusal: str) -> NetworkCaller:
     if user is None:
         raise ApiError(403, "forbidden", refusal)
     operator = user.login in rt.network.super_admin_logins(conn)
-    if who.switched_from is not None and operator:
-        raise ApiError(403, "switch_not_allowed", "switching goes only to a school admin, never to an operator")
+    if who.switched_from is not None:
+        _check_network_switch(conn, user, operator, who.switched_from)
     return NetworkCaller(user, operator)
+
+
+def _check_network_switch(conn, user: WpUser, operator: bool, switched_from: int) -> None:
+    """On a network route a switch is valid only to a school admin of a site where the real person is an
+    operator or the LOP expert; the request then has the school admin's rights (never an operator's)."""
+    rt = runtime()
+    original = load_user(conn, rt.network, switched_from)
+    refused = ApiError(403, "switch_not_allowed",
+                       "switching goes only from an operator or a site's LOP expert to a school admin of that site")
+    if original is None or operator:
+        raise refused
+    slugs = rt.config.role_slugs
+    acting = roles_on_all_sites(conn, rt.network, user, slugs)
+    school_admin_sites = {site for site, role in acting.items() if role is Role.SCHOOL_ADMIN}
+    if not school_admin_sites:
+        raise refused
+    if original.login in rt.network.super_admin_logins(conn):
+        return
+    managed = {site for site, role in roles_on_all_sites(conn, rt.network, original, slugs).items() if role in MANAGERS}
+    if not school_admin_sites & managed:
+        raise refused
 
 
 def site_access(site_id: int) -> SiteAccess:

@@ -122,3 +122,50 @@ def test_json_nested_a_thousand_deep_is_refused(client, users, schools):
 def test_log_filters_at_the_edges_of_time(client, users, schools, query):
     response = client.get(f"/api/v1/sites/{SITE}/log?{query}", user=users.operator)
     assert response.status_code in (200, 422), response.json
+
+
+def test_switching_on_network_routes_is_checked(client, users):
+    """A switch is valid only to a school admin of a site where the real person manages; else 403."""
+    ok = client.get("/api/v1/catalogue/admgr?q=1", user=users.admin2, switched_from=users.expert2)
+    assert ok.status_code == 200
+    for acting, real in ((users.admin2, 999999), (users.admin2, users.expert3), (users.admin2, users.nobody),
+                         (users.expert2, users.operator), (users.nobody, users.operator)):
+        for path in ("/api/v1/sites", "/api/v1/jobs", "/api/v1/mail/outbox", "/api/v1/catalogue/admgr?q=1"):
+            response = client.get(path, user=acting, switched_from=real)
+            assert (response.status_code, response.json["code"]) == (403, "switch_not_allowed"), (acting, real, path)
+    as_admin = client.get("/api/v1/jobs", user=users.admin2, switched_from=users.operator)
+    assert as_admin.status_code == 403 and as_admin.json["code"] != "switch_not_allowed"  # the school admin's rights
+
+
+def test_options_naming_files_or_urls_never_come_through_the_api(client, rt, users):
+    from tests.test_jobs import fresh_heartbeat
+
+    fresh_heartbeat(rt)
+    for body in ({"source": "/proc/self/status"}, {"source": "http://127.0.0.1:22/"}):
+        response = client.post("/api/v1/jobs/agodi-sync/runs", user=users.operator, json=body)
+        assert (response.status_code, response.json["code"]) == (422, "option_not_allowed")
+        assert response.json["errors"][0]["field"] == "source"
+
+
+def test_a_date_through_the_api_only_for_a_dry_run(client, rt, users):
+    from tests.test_jobs import fresh_heartbeat
+
+    fresh_heartbeat(rt)
+    real = client.post("/api/v1/jobs/rollover/runs", user=users.operator, json={"site": SITE, "date": "2027-08-01"})
+    assert (real.status_code, real.json["code"]) == (422, "option_not_allowed")
+    dry = client.post("/api/v1/jobs/rollover/runs", user=users.operator,
+                      json={"site": SITE, "date": "2027-08-01", "dry_run": True})
+    assert dry.status_code == 202, dry.json
+
+
+def test_the_ov_api_key_never_follows_a_redirect():
+    import responses as fake
+
+    from jobs.ov_client import OvClient, OvFetchError
+
+    with fake.RequestsMock(assert_all_requests_are_fired=False) as mocked:
+        mocked.add(fake.GET, "https://ov.example/aanbod", status=302, headers={"Location": "https://evil.example/steal"})
+        mocked.add(fake.GET, "https://evil.example/steal", json={"meta": {}, "content": []})
+        with pytest.raises(OvFetchError, match="redirect to evil.example refused"):
+            OvClient("https://ov.example", "geheime-sleutel", sleep=lambda _s: None).fetch_all("/aanbod")
+        assert [call.request.url.split("?")[0] for call in mocked.calls] == ["https://ov.example/aanbod"]

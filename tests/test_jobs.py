@@ -377,6 +377,31 @@ def test_mail_retries_with_backoff_then_fails(rt, users):
     assert (outbox(rt)[0].status, outbox(rt)[0].attempts) == ("failed", MAX_ATTEMPTS)
 
 
+def test_one_bad_mail_never_blocks_the_others_and_bodies_are_not_kept(rt, users, smtp):
+    """A line break inside an address (queued before addresses were matched whole) fails that mail only."""
+    bad = queue(rt, 1, to="victim\n@example.org")[0]
+    good = queue(rt, 2)
+    run = run_now(with_smtp(rt, smtp.url), "mail-outbox", site_id=None, trigger="cli")
+    assert run["summary"] == "2 sent, 1 to retry, 0 failed"
+    rows = {row.id: row for row in outbox(rt)}
+    assert rows[bad].status == "pending" and rows[bad].attempts == 1 and "ValueError" in rows[bad].last_error
+    assert [rows[i].status for i in good] == ["sent", "sent"] and len(smtp.messages) == 2
+    assert all(rows[i].body_text == "" and rows[i].body_html is None for i in good)  # the key left with the mail
+    assert rows[bad].body_text  # still to be sent
+
+
+def test_a_mail_older_than_its_key_is_not_sent(rt, users, smtp):
+    old = queue(rt, 1)[0]
+    o = rt.network_tables.mail_outbox
+    with rt.engine.begin() as conn:
+        conn.execute(update(o).where(o.c.id == old).values(created_at=utcnow() - dt.timedelta(days=1, minutes=1)))
+    run = run_now(with_smtp(rt, smtp.url), "mail-outbox", site_id=None, trigger="cli")
+    assert run["summary"] == "no mail due" and run["stats"]["failed"] == 1 and smtp.messages == []
+    row = outbox(rt)[0]
+    assert (row.status, row.body_text, row.body_html) == ("failed", "", None)
+    assert row.last_error.startswith("verlopen")
+
+
 def test_due_mail_without_smtp_settings_fails_the_run(rt, users):
     queue(rt, 1)
     run = run_now(with_smtp(rt, None), "mail-outbox", site_id=None, trigger="cli")

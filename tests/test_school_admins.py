@@ -46,13 +46,15 @@ def test_capabilities_as_wordpress_writes_them():
 @pytest.mark.parametrize("raw, expected", [
     ("  Directie@Sint-Jan.BE ", "Directie@sint-jan.be"),
     ("an.peeters+lop@school.example", "an.peeters+lop@school.example"),
+    ("victim@example.be\n", "victim@example.be"),  # whitespace around it is trimmed, never inside
 ])
 def test_addresses_are_trimmed_with_lower_case_domains(raw, expected):
     assert normalise_email(raw) == expected
 
 
 @pytest.mark.parametrize("raw", ["", "geen-at", "a@b", "a@@b.be", "a b@school.be", "a@-school.be", ".a@school.be",
-                                 "x" * 95 + "@s.be"])
+                                 "x" * 95 + "@s.be", "victim\n@example.org", "victim@example.org\nBcc: x@y.be",
+                                 "vic\ttim@example.org", "victim@exam\nple.org"])
 def test_invalid_addresses(raw):
     with pytest.raises(ValueError):
         normalise_email(raw)

@@ -136,10 +136,12 @@ def start_run(job):
             errors.append({"field": "site", "message": f"{job} loopt per site: geef het id van de site"})
     elif site_id is not None:
         errors.append({"field": "site", "message": f"{job} is not a per-site job"})
-    options, option_errors = parse_options(spec, body, operator=operator)
+    options, option_errors = parse_options(spec, body, operator=operator, dry_run=dry_run is True)
     errors += option_errors
     if errors:
-        raise ApiError(422, "validation_failed", "; ".join(e["message"] for e in errors), errors=errors)
+        code = "option_not_allowed" if any(e.get("code") == "option_not_allowed" for e in errors) else "validation_failed"
+        raise ApiError(422, code, "; ".join(e["message"] for e in errors),
+                       errors=[{k: v for k, v in e.items() if k != "code"} for e in errors])
     if not operator and not (spec.expert_may_start and site_id in expert_sites):
         raise ApiError(403, "forbidden", "LOP experts may start only per-site jobs, for their own site")
     if spec.site_scoped:
