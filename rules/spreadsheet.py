@@ -11,15 +11,35 @@ from decimal import Decimal
 
 EXCEL_MAX_ROWS = 1_048_576
 BOM = "\ufeff"
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-_FORMULA_FIRST = frozenset(_FORMULA_START)
+# What makes a spreadsheet read a CSV text as a formula: these first characters (full-width ones too, which
+# some spreadsheets fold to ASCII), also behind invisible or control characters that an import strips.
+_FORMULA_CHARS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
+_INVISIBLE_LEAD = "".join(map(chr, range(0x21))) + "\x7f\u00a0\u200b\u200c\u200d\u2060\ufeff"
+# control characters XML (and so XLSX) cannot carry
+XLSX_ILLEGAL = {c: None for c in range(32) if c not in (9, 10, 13)}
+
+
+def needs_formula_guard(text: str) -> bool:
+    if not text:
+        return False
+    first = text[0]
+    if "0" <= first <= "9" or "@" < first < "\x7f":  # letters and digits: the usual case, decided at once
+        return False
+    return first in _FORMULA_CHARS or text.lstrip(_INVISIBLE_LEAD)[:1] in _FORMULA_CHARS
 
 
 def safe_cell(value):
-    """A text that a spreadsheet would run as a formula is prefixed with ``'`` so that it shows as text."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
+    """For CSV: a text that a spreadsheet would run as a formula is prefixed with ``'`` so that it shows as
+    text. (XLSX needs no prefix: texts are written as string cells, never formulas: ``xlsx_text``.)"""
+    if isinstance(value, str) and needs_formula_guard(value):
         return "'" + value
     return value
+
+
+def xlsx_text(value: str) -> str:
+    """A text as an XLSX string cell can hold it: without the control characters XML refuses (a school name
+    that an older version stored with a vertical tab must not make the whole download fail)."""
+    return value.translate(XLSX_ILLEGAL)
 
 
 def csv_value(value) -> str:
@@ -27,7 +47,7 @@ def csv_value(value) -> str:
     if kind is int:
         return str(value)
     if kind is str:
-        return "'" + value if value.startswith(_FORMULA_START) else value
+        return "'" + value if needs_formula_guard(value) else value
     if value is None:
         return ""
     if isinstance(value, bool):
@@ -50,7 +70,7 @@ def csv_chunks(header: list[str], rows: Iterable[Iterable], rows_per_chunk: int 
         # The common cells inline (this loop runs for every cell of a million-row export): None and ints as
         # the csv module writes them, texts with the formula guard of csv_value; everything else through it.
         writer.writerow([v if v is None or (kind := type(v)) is int
-                         else ("'" + v if v[:1] in _FORMULA_FIRST else v) if kind is str
+                         else ("'" + v if needs_formula_guard(v) else v) if kind is str
                          else csv_value(v) for v in row])
         count += 1
         if count % rows_per_chunk == 0:

@@ -14,10 +14,9 @@ from collections.abc import Iterable, Iterator
 from decimal import Decimal
 from xml.sax.saxutils import escape
 
-from rules.spreadsheet import EXCEL_MAX_ROWS, safe_cell
+from rules.spreadsheet import EXCEL_MAX_ROWS, XLSX_ILLEGAL
 
 _EPOCH = dt.datetime(1899, 12, 30)
-_ILLEGAL = {c: None for c in range(32) if c not in (9, 10, 13)}  # control characters XML cannot carry
 # Style indexes in styles.xml below: 0 default, 1 bold header, 2 date-time, 3 date, then one per custom format.
 _BUILTIN_STYLES = 4
 _DATETIME_FORMAT, _DATE_FORMAT = 164, 165
@@ -132,7 +131,8 @@ def stream_xlsx(sheet_title: str, headings: list[str], widths: list[float], form
             elif kind is bool:
                 cells.append(f'<c r="{ref}" t="b"><v>{int(value)}</v></c>')
             else:
-                text = escape(str(safe_cell(value) if kind is str else value).translate(_ILLEGAL))
+                # an inline string is never a formula: the text is shown exactly as it is
+                text = escape(str(value).translate(XLSX_ILLEGAL))
                 space = ' xml:space="preserve"' if text[:1].isspace() or text[-1:].isspace() else ""
                 cells.append(f'<c r="{ref}" t="inlineStr"{style_attr}><is><t{space}>{text}</t></is></c>')
         buffer.append(f'<row r="{row_number}">{"".join(cells)}</row>')

@@ -169,3 +169,14 @@ def test_the_ov_api_key_never_follows_a_redirect():
         with pytest.raises(OvFetchError, match="redirect to evil.example refused"):
             OvClient("https://ov.example", "geheime-sleutel", sleep=lambda _s: None).fetch_all("/aanbod")
         assert [call.request.url.split("?")[0] for call in mocked.calls] == ["https://ov.example/aanbod"]
+
+
+@pytest.mark.parametrize("text, guarded", [
+    ("=1+1", True), ("\u200b=1+1", True), ("\uff1d1+1", True), ("\x01@SUM(A1)", True), (" -2", True),
+    ("\u00a0+31", True), ("De Linde", False), ("123", False), ("Ω", False), ("", False),
+])
+def test_the_csv_formula_guard_sees_through_invisible_characters(text, guarded):
+    from rules.spreadsheet import csv_chunks
+
+    cell = b"".join(csv_chunks(["x"], [[text]])).decode("utf-8-sig").split("\r\n")[1]
+    assert cell.lstrip('"').startswith("'") is guarded, cell

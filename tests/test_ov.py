@@ -9,7 +9,7 @@ import pytest
 import responses
 from openpyxl import load_workbook
 from responses import matchers
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from jobs.ov_client import CATALOGUE_PATH, OFFERING_PATH
 from jobs.runner import run_now
@@ -267,3 +267,20 @@ def test_the_green_red_workbook(ov_rt, client, users, world):
 def test_not_configured(rt, users):
     run = run_now(rt, "ov-sync", site_id=None, trigger="cli")
     assert (run["status"], run["error"]) == ("failed", "LOP_OV_API_URL is not set")
+
+
+@responses.activate
+def test_the_workbook_opens_whatever_the_names_hold(ov_rt, client, users, world, rt):
+    """A control character an older version stored, and a name that is a formula: still one workbook, the
+    texts shown exactly (string cells, never formulas)."""
+    serve(OFFERING_PATH, world["feed"], per_page=5000)
+    serve(CATALOGUE_PATH, [], per_page=5000)
+    sync(ov_rt)
+    with rt.engine.begin() as conn:
+        conn.execute(update(world["t"].schools).where(world["t"].schools.c.id == world["so"])
+                     .values(name='=HYPERLINK("http://x.example","Sint\u000bJan")'))
+    response = client.get(f"/api/v1/sites/{SITE}/ov-comparison/export.xlsx", user=users.expert3)
+    assert response.status_code == 200
+    workbook = load_workbook(io.BytesIO(response.get_data()))
+    cell = next(c for c in workbook["Overzicht"]["A"] if c.value != "De Linde" and c.row > 1)
+    assert cell.value == '=HYPERLINK("http://x.example","SintJan")' and cell.data_type == "s"

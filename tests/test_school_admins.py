@@ -295,3 +295,14 @@ def test_macros_too_many_rows_and_xml_bombs_are_refused(client, users, schools):
             target.writestr(item, content)
     response = upload(client, users.expert2, bomb.getvalue())
     assert response.status_code == 422 and "kan niet gelezen worden" in response.json["detail"]
+
+
+def test_the_template_opens_whatever_the_names_hold(client, rt, users, schools):
+    t = site_tables("wp_2_")
+    with rt.engine.begin() as conn:
+        conn.execute(t.schools.update().where(t.schools.c.id == schools[0]).values(name="=1+1\u000bDe Linde"))
+    response = client.get(f"/api/v1/sites/{SITE}/imports/school-admins/template.xlsx", user=users.expert2)
+    assert response.status_code == 200
+    listing = load_workbook(io.BytesIO(response.get_data()))["Scholen"]
+    names = {row[1].value: row[1].data_type for row in listing.iter_rows(min_row=2)}
+    assert names == {"=1+1De Linde": "s", "Het Kompas": "s"}

@@ -11,12 +11,13 @@ from openpyxl.styles import Font, PatternFill
 from rules.ov import ov_schooljaar
 from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
-from rules.spreadsheet import safe_cell
+from rules.spreadsheet import xlsx_text
 from wp_bridge.ov import apply_changes, catalogue_info, compare_schools, load_index, school_inputs, snapshot_time
 from wp_bridge.schools import list_schools
 
 from ..errors import ApiError
 from ..runtime import db, runtime
+from ..spreadsheets import append_row
 from . import id_field, json_body, responds, with_site, write_transaction, year_param
 
 blp = Blueprint("ov", __name__, url_prefix="/api/v1",
@@ -84,7 +85,7 @@ def export(query, site_id, access):
     for school in data["schools"]:
         inst = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"])
                                        for v in numbers[school["school_id"]]["vestigingen"]))
-        summary.append([safe_cell(school["name"]), inst, "ja" if school["covered"] else "nee (basisonderwijs)",
+        append_row(summary, [school["name"], inst, "ja" if school["covered"] else "nee (basisonderwijs)",
                         school["counts"]["both"], school["counts"]["only_ov"], school["counts"]["only_lop"]])
         if not school["covered"]:
             continue
@@ -96,9 +97,8 @@ def export(query, site_id, access):
         for row in school["rows"]:
             left = row["status"] in ("both", "only_ov")
             right = row["status"] in ("both", "only_lop", "not_covered")
-            values = [row["code"] if left else None, safe_cell(row["name"]) if left else None, None,
-                      row["code"] if right else None, safe_cell(row["name"]) if right else None]
-            sheet.append(values)
+            append_row(sheet, [row["code"] if left else None, row["name"] if left else None, None,
+                               row["code"] if right else None, row["name"] if right else None])
             fill = GREEN if row["status"] == "only_ov" else RED if row["status"] == "only_lop" else None
             if fill:
                 for column in ((1, 2) if row["status"] == "only_ov" else (4, 5)):
@@ -116,7 +116,7 @@ def export(query, site_id, access):
 
 
 def _title(name: str, used: set[str]) -> str:
-    base = "".join(c for c in name if c not in "[]:*?/\\")[:28] or "School"
+    base = "".join(c for c in xlsx_text(name) if c not in "[]:*?/\\").strip("' ")[:28] or "School"
     title, n = base, 2
     while title in used:
         title, n = f"{base[:25]} ({n})", n + 1

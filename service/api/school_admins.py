@@ -27,6 +27,7 @@ from ..auth import caller, network_caller
 from ..errors import ApiError
 from ..mails import welcome_mail
 from ..runtime import db, runtime
+from ..spreadsheets import append_row
 from . import json_body, responds, with_site, write_transaction
 
 blp = Blueprint("school_admins", __name__, url_prefix="/api/v1", description="School admins and their accounts")
@@ -173,7 +174,7 @@ def template(site_id, access):
     workbook = Workbook()
     fill = workbook.active
     fill.title = "Schoolbeheerders"
-    fill.append(list(TEMPLATE_HEADINGS))
+    append_row(fill, TEMPLATE_HEADINGS)
     for cell in fill[1]:
         cell.font = Font(bold=True)
     for column, width in zip("ABC", (18, 45, 40), strict=True):
@@ -182,14 +183,14 @@ def template(site_id, access):
     for row in range(2, MAX_ROWS + 2):
         fill.cell(row=row, column=1).number_format = "@"
     listing = workbook.create_sheet("Scholen")
-    listing.append(["Instellingsnummer", "Schoolnaam", "Vestigingen", "Type"])
+    append_row(listing, ["Instellingsnummer", "Schoolnaam", "Vestigingen", "Type"])
     for cell in listing[1]:
         cell.font = Font(bold=True)
     for school in schools:
         numbers = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"]) for v in school["vestigingen"]))
         locations = ", ".join(f"{format_instellingsnummer(v['instellingsnummer'])}-{v['vestigingsnummer']}"
                               for v in school["vestigingen"])
-        listing.append([numbers, school["name"], locations, school["type"]])
+        append_row(listing, [numbers, school["name"], locations, school["type"]])
     listing.column_dimensions["A"].width, listing.column_dimensions["B"].width = 18, 45
     listing.column_dimensions["C"].width = 30
     listing.protection.sheet = True  # read-only: it is the list the dropdown uses
@@ -212,7 +213,7 @@ def template(site_id, access):
         "5. Wie nog geen account heeft, krijgt een e-mail om een wachtwoord in te stellen.",
         f"Het tabblad 'Scholen' toont de {len(schools)} scholen van {access.site.name}.",
     ):
-        help_sheet.append([line])
+        append_row(help_sheet, [line])
     help_sheet["A1"].font = Font(bold=True, size=14)
     help_sheet.column_dimensions["A"].width = 120
     buffer = io.BytesIO()
