@@ -62,8 +62,9 @@ def check_rows(rows: list[tuple[int, dict]], schools: list[dict]) -> tuple[list[
         if isinstance(raw_number, float) and raw_number.is_integer():
             number_text = str(int(raw_number))
         school = None
-        if not number_text.isdigit():
-            errors.append(ImportError_(row, "Instellingsnummer", f"'{number_text}' is geen instellingsnummer"))
+        if not re.fullmatch(r"[0-9]{1,9}", number_text):  # ASCII digits: "¹²" or Arabic-Indic digits are no number here
+            errors.append(ImportError_(row, "Instellingsnummer", f"'{number_text}' is geen instellingsnummer "
+                                                                 "(enkel de cijfers 0-9)"))
         else:
             candidates = by_number.get(int(number_text), [])
             if not candidates:

@@ -34,20 +34,28 @@ _HTTP_CODES = {
 }
 
 
+# A request body can name a million bad items: an answer lists at most this many (``errors_total`` counts
+# them all). Imports list every error (a file holds at most 5,000 rows): they pass ``error_limit=None``.
+MAX_ERRORS = 50
+
+
 class ApiError(Exception):
     def __init__(self, status: int, code: str, detail: str, *, errors: list[dict] | None = None,
-                 headers: dict | None = None):
+                 headers: dict | None = None, errors_total: int | None = None, error_limit: int | None = MAX_ERRORS):
         super().__init__(detail)
         self.status, self.code, self.detail, self.errors, self.headers = status, code, detail, errors, headers
+        self.errors_total, self.error_limit = errors_total, error_limit
 
 
-def problem(status: int, code: str, detail: str, *, errors: list[dict] | None = None, headers: dict | None = None):
+def problem(status: int, code: str, detail: str, *, errors: list[dict] | None = None, headers: dict | None = None,
+            errors_total: int | None = None, error_limit: int | None = MAX_ERRORS):
     body = {"type": "about:blank", "status": status, "title": HTTPStatus(status).phrase, "detail": detail, "code": code}
     request_id = g.get("request_id")
     if request_id:
         body["request_id"] = request_id
     if errors is not None:
-        body["errors"] = errors
+        body["errors"] = errors if error_limit is None else errors[:error_limit]
+        body["errors_total"] = len(errors) if errors_total is None else errors_total
     response = make_response(json.dumps(body, ensure_ascii=False), status)
     response.content_type = PROBLEM_JSON
     for name, value in (headers or {}).items():
@@ -97,7 +105,8 @@ def http_exception_problem(error: HTTPException):
 
 
 def register_error_handlers(app: Flask) -> None:
-    app.register_error_handler(ApiError, lambda e: problem(e.status, e.code, e.detail, errors=e.errors, headers=e.headers))
+    app.register_error_handler(ApiError, lambda e: problem(e.status, e.code, e.detail, errors=e.errors, headers=e.headers,
+                                                           errors_total=e.errors_total, error_limit=e.error_limit))
     app.register_error_handler(DataError, lambda e: problem(e.status, e.code, e.detail))
     app.register_error_handler(HTTPException, http_exception_problem)
     app.register_error_handler(DBAPIError, _database_error)

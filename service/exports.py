@@ -32,7 +32,7 @@ def download(filename: str, fmt: str, sheet: str, columns: list[Column], rows: I
         body = stream_xlsx(sheet, [c.heading for c in columns], [c.width for c in columns],
                            [c.number_format for c in columns], rows, max_rows=EXCEL_MAX_ROWS)
         mimetype = XLSX_TYPE
-    response = Response(stream_with_context(body), mimetype=mimetype)
+    response = Response(stream_with_context(body), content_type=mimetype)  # content_type: no second charset
     response.headers["Content-Disposition"] = f'attachment; filename="{filename}.{fmt}"'
     response.headers["Cache-Control"] = "no-store"
     return response

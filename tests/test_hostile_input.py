@@ -180,3 +180,30 @@ def test_the_csv_formula_guard_sees_through_invisible_characters(text, guarded):
 
     cell = b"".join(csv_chunks(["x"], [[text]])).decode("utf-8-sig").split("\r\n")[1]
     assert cell.lstrip('"').startswith("'") is guarded, cell
+
+
+def test_csv_says_its_charset_once(client, users, schools):
+    response = client.get(f"/api/v1/sites/{SITE}/exports/offerings?year=current&format=csv", user=users.operator)
+    assert response.status_code == 200 and response.headers["Content-Type"] == "text/csv; charset=utf-8"
+
+
+@pytest.mark.parametrize("number", ["¹²⁰⁶³", "\u0664\u0667\u0661\u0661", "4711.5"])
+def test_unicode_digits_in_an_import_are_refused_in_dutch(client, rt, users, schools, number):
+    from tests.test_school_admins import upload, workbook_bytes
+
+    before = snapshot(rt)
+    response = upload(client, users.expert2, workbook_bytes([(number, "De Linde", "nieuw@school.example")]))
+    assert (response.status_code, response.json["code"]) == (422, "import_invalid")
+    assert response.json["errors"][0]["column"] == "Instellingsnummer"
+    assert "geen instellingsnummer" in response.json["errors"][0]["message"]
+    assert snapshot(rt) == before
+
+
+def test_answers_listing_bad_items_are_bounded(client, rt, users, schools):
+    before = snapshot(rt)
+    response = client.post(f"/api/v1/sites/{SITE}/an", user=users.operator,
+                           json={"schools": list(range(10**6, 10**6 + 100_000)), "years": ["current"]})
+    assert response.status_code == 422
+    assert len(response.json["errors"]) == 50 and response.json["errors_total"] == 100_000
+    assert len(response.get_data()) < 20_000
+    assert snapshot(rt) == before

@@ -246,18 +246,19 @@ def add_anderstalige_nieuwkomers(site_id, access):
     if schools_in == "all":
         chosen = [s for s in all_schools if s["type"] == "BaO"]
     elif isinstance(schools_in, list) and schools_in and all(isinstance(i, int) and not isinstance(i, bool) for i in schools_in):
-        for school_id in schools_in:
+        for position, school_id in enumerate(schools_in):
             if school_id not in by_id:
-                errors.append({"field": "schools", "message": f"school {school_id} does not exist on this site"})
+                errors.append({"field": f"schools[{position}]", "message": f"school {school_id} bestaat niet op deze site"})
             elif by_id[school_id]["type"] != "BaO":
-                errors.append({"field": "schools", "message": f"school {school_id} ({by_id[school_id]['name']}) is "
-                                                              f"{by_id[school_id]['type']}, not BaO"})
+                errors.append({"field": f"schools[{position}]", "message": f"school {school_id} "
+                               f"({by_id[school_id]['name']}) is {by_id[school_id]['type']}, geen BaO"})
         chosen = [by_id[i] for i in dict.fromkeys(schools_in) if i in by_id]
     else:
-        errors.append({"field": "schools", "message": 'a non-empty list of school ids, or "all"'})
+        errors.append({"field": "schools", "message": 'een niet-lege lijst van school-ids, of "all"'})
         chosen = []
     if errors:
-        raise ApiError(422, "validation_failed", "; ".join(e["message"] for e in errors), errors=errors)
+        raise ApiError(422, "validation_failed", f"{len(errors)} fout(en) in de aanvraag: niets toegevoegd; "
+                       + "; ".join(e["message"] for e in errors[:3]), errors=errors)
     labels = [year_param(y, access)[1] for y in dict.fromkeys(years_in)]
     with write_transaction() as conn:
         counts = add_an(conn, access.tables, site_id, access.actor(), [s["id"] for s in chosen], labels)

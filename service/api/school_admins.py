@@ -292,7 +292,7 @@ def import_admins(query, site_id, access):
     requests, errors = check_rows(rows, list(schools.values()))
     if errors:
         raise ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd",
-                       errors=[e.as_json() for e in errors])
+                       errors=[e.as_json() for e in errors], error_limit=None)
     pairs = [(school_id, email) for _row, school_id, email in requests]
     if query["dry_run"]:
         existing = users_by_email(db(), runtime().network, [e for _s, e in pairs])
@@ -325,7 +325,8 @@ def _unreadable_rows(exc: UnreadableWordPressValue, requests) -> ApiError:
                    f"de WordPress-rollen van deze gebruiker ({keys[users[email]]}) zijn onleesbaar en worden niet "
                    "overschreven: laat een WordPress-beheerder deze gebruiker nakijken")}
               for row, _school, email in requests if users.get(email) in keys]
-    return ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd", errors=errors)
+    return ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd", errors=errors,
+                    error_limit=None)
 
 
 def _report_file(data: bytes, requests, result) -> Response:
