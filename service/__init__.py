@@ -16,7 +16,7 @@ from rules.ids import MAX_ID
 from .api import check_json_body
 from .auth import network_caller, verify_signed_request
 from .config import Config, load_config
-from .errors import register_error_handlers
+from .errors import document_problems, register_error_handlers
 from .runtime import Runtime, close_db
 from .version import __version__
 
@@ -91,6 +91,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     for module in (health, sites, schools, settings, offerings, free_places, catalogue, jobs, rollover, log, exports, ov,
                    school_admins):
         api.register_blueprint(module.blp)
+    document_problems(api.spec)
 
     app.before_request(_before_request)
     app.after_request(_after_request)

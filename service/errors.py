@@ -104,6 +104,38 @@ def http_exception_problem(error: HTTPException):
     return problem(status, _HTTP_CODES.get(status, "http_error"), detail, headers=headers)
 
 
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "required": ["type", "status", "title", "detail", "code"],
+    "properties": {
+        "type": {"type": "string"}, "status": {"type": "integer"}, "title": {"type": "string"},
+        "detail": {"type": "string", "description": "in Dutch: the plugin shows it as it is"},
+        "code": {"type": "string", "description": "stable machine code"},
+        "request_id": {"type": "string"},
+        "errors": {"type": "array", "items": {"type": "object", "properties": {
+            "field": {"type": "string", "nullable": True}, "message": {"type": "string"},
+            "location": {"type": "string"}, "row": {"type": "integer", "nullable": True},
+            "column": {"type": "string", "nullable": True}}}},
+        "errors_total": {"type": "integer"},
+    },
+}
+
+
+def document_problems(spec) -> None:
+    """Every operation of the OpenAPI document answers its errors as problem+json: a ``default`` response
+    with that schema, so that the description is true for every status the service can give."""
+    spec.components.schema("Problem", PROBLEM_SCHEMA)
+    problem_response = {"description": "an error, as application/problem+json (RFC 9457)",
+                        "content": {PROBLEM_JSON: {"schema": {"$ref": "#/components/schemas/Problem"}}}}
+    for operations in spec._paths.values():
+        for method, operation in operations.items():
+            if method in ("get", "post", "put", "patch", "delete"):
+                responses = operation.setdefault("responses", {})
+                for status in [s for s in responses if str(s).isdigit() and int(s) >= 400]:
+                    responses[status] = problem_response  # flask-smorest documents its 422 as plain JSON
+                responses["default"] = problem_response
+
+
 def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(ApiError, lambda e: problem(e.status, e.code, e.detail, errors=e.errors, headers=e.headers,
                                                            errors_total=e.errors_total, error_limit=e.error_limit))

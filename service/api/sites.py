@@ -4,7 +4,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from rules.roles import Role
-from wp_bridge.site_admin import refuse_purge_of_existing_site
+from wp_bridge.site_admin import refuse_purge_of_existing_site, site_table_names
 
 from ..auth import network_caller
 from ..errors import ApiError
@@ -51,4 +51,6 @@ def purge(site_id):
     if not who.operator:
         raise ApiError(403, "forbidden", "enkel operatoren kunnen een site opruimen")
     refuse_purge_of_existing_site(db(), runtime().network, site_id)
+    if not site_table_names(db(), runtime().network, site_id):
+        raise ApiError(404, "site_not_found", f"site {site_id} heeft geen LOP-tabellen: er is niets op te ruimen")
     return {"id": queue_run("site-purge", site_id), "status": "queued"}, 202
