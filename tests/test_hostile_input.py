@@ -207,3 +207,51 @@ def test_answers_listing_bad_items_are_bounded(client, rt, users, schools):
     assert len(response.json["errors"]) == 50 and response.json["errors_total"] == 100_000
     assert len(response.get_data()) < 20_000
     assert snapshot(rt) == before
+
+
+def _patched_workbook(replace_from: bytes, replace_to: bytes) -> bytes:
+    """The filled-in template with its first sheet's XML edited by hand (a hostile file)."""
+    import io
+    import zipfile
+
+    from tests.test_school_admins import workbook_bytes
+
+    source = zipfile.ZipFile(io.BytesIO(workbook_bytes([("4711", "De Linde", "nieuw@school.example")])))
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename)
+            if item.filename == "xl/worksheets/sheet1.xml":
+                assert replace_from in data, data[:400]
+                data = data.replace(replace_from, replace_to, 1)
+            target.writestr(item, data)
+    return out.getvalue()
+
+
+@pytest.mark.parametrize("replace_from, replace_to, fragment", [
+    (b"</sheetData>", b'<row r="4000000"><c r="A4000000" t="inlineStr"><is><t>x</t></is></c></row></sheetData>',
+     "rij 4000000"),
+    (b'r="A2"', b'r="AAAA2"', "AAAA2"),
+    (b'r="A2"', b'r="abc"', "abc"),
+    (b'<c r="A2" t="inlineStr"', b'<c r="A2" t="d"', "celtype"),
+])
+def test_hostile_workbooks_are_refused_naming_what(client, rt, users, schools, replace_from, replace_to, fragment):
+    import time
+
+    from tests.test_school_admins import upload
+
+    before = snapshot(rt)
+    started = time.perf_counter()
+    response = upload(client, users.expert2, _patched_workbook(replace_from, replace_to))
+    assert (response.status_code, response.json["code"]) == (422, "import_refused"), response.json
+    assert fragment in response.json["detail"]
+    assert time.perf_counter() - started < 30  # refused as the reader meets it, not after building 4 million rows
+    assert snapshot(rt) == before
+
+
+def test_a_cell_far_to_the_right_is_not_read(client, users, schools):
+    from tests.test_school_admins import upload
+
+    data = _patched_workbook(b"</sheetData>", b'<row r="3"><c r="XFD3" t="inlineStr"><is><t>x</t></is></c></row></sheetData>')
+    response = upload(client, users.expert2, data, "?dry_run=true")
+    assert response.status_code == 200, response.json

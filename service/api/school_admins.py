@@ -1,9 +1,12 @@
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 from collections import defaultdict
+from xml.etree.ElementTree import ParseError
 
+from defusedxml.ElementTree import iterparse
 from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
@@ -257,13 +260,47 @@ def _read_upload() -> bytes:
     return data
 
 
+MAX_COLUMNS = 10  # the template has 3; a cell far to the right must not make the reader pad 16,384 columns
+_CELL_REF = re.compile(r"([A-Z]{1,3})([0-9]{1,7})")
+_CELL_TYPES = {None, "s", "str", "inlineStr", "n", "b", "e"}
+
+
+def _scan_sheets(data: bytes) -> None:
+    """Look at every worksheet's XML as a stream before openpyxl does: a row numbered past the header and
+    5,000 rows (a 7 KB file can declare row 4,000,000 and make a reader build every row before it) is
+    refused as soon as it is met; a malformed cell reference or an unexpected cell type is refused naming
+    the cell."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        for name in archive.namelist():
+            if not (name.startswith("xl/worksheets/") and name.endswith(".xml")):
+                continue
+            with archive.open(name) as xml:
+                try:
+                    for _event, element in iterparse(xml, events=("start",)):
+                        tag = element.tag.rsplit("}", 1)[-1]
+                        if tag == "row":
+                            number = element.get("r")
+                            if number is not None and (not number.isascii() or not number.isdigit()
+                                                       or int(number) > MAX_ROWS + 1):
+                                _refuse(f"het bestand heeft een rij {number[:12]}: hoogstens {MAX_ROWS} rijen")
+                        elif tag == "c":
+                            ref, kind = element.get("r"), element.get("t")
+                            if ref is not None and not _CELL_REF.fullmatch(ref):
+                                _refuse(f"cel '{ref[:20]}': geen geldige celverwijzing", ref[:20])
+                            if kind not in _CELL_TYPES:
+                                _refuse(f"cel {ref or '?'}: onverwacht celtype '{kind[:10]}'", ref)
+                except (ParseError, ValueError):  # malformed XML, or entities defusedxml refuses
+                    _refuse("het bestand kan niet gelezen worden als Excel-werkmap")
+
+
 def _rows(data: bytes) -> list[tuple[int, dict]]:
+    _scan_sheets(data)
     try:
         workbook = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception:  # noqa: BLE001 — any parse failure (incl. a refused XML bomb) is a bad file
         _refuse("het bestand kan niet gelezen worden als Excel-werkmap")
     sheet = workbook["Schoolbeheerders"] if "Schoolbeheerders" in workbook.sheetnames else workbook.worksheets[0]
-    iterator = sheet.iter_rows(values_only=True)
+    iterator = sheet.iter_rows(values_only=True, max_col=MAX_COLUMNS)
     header = next(iterator, None) or []
     index, errors = map_headings(list(header))
     if errors:
