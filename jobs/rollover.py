@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from rules.rollover import decide, review_reasons
-from rules.school_year import current_school_year, next_school_year, parse_switch_day
+from rules.school_year import current_school_year, next_school_year, parse_switch_day, switch_date
 from wp_bridge.rollover import has_snapshot, roll_one_year, take_snapshot, year_counts
 from wp_bridge.settings import load_settings, request_review
 from wp_bridge.tables import site_tables
@@ -35,6 +35,8 @@ def _run_instant(ctx, on: dt.date) -> dt.datetime:
 def run_snapshot(ctx) -> JobResult:
     site = _site(ctx)
     on = _run_date(ctx)
+    if on > ctx.runtime.today():
+        raise JobRefused(f"a snapshot of {on} cannot be taken: that day is still to come")
     tables, nt = site_tables(site.prefix), ctx.runtime.network_tables
     with ctx.engine.begin() as conn:
         if has_snapshot(conn, tables, on=on):
@@ -57,6 +59,10 @@ def run_rollover(ctx) -> JobResult:
         automatic = load_settings(conn, site.prefix).automatic_rollover
     if ctx.trigger == "schedule" and not automatic:
         return JobResult(f"automatic rollover is off for this site: still {site.current_school_year}", {"rolled": []})
+    due = switch_date(site.current_school_year, switch_day)
+    if target != site.current_school_year and ctx.runtime.today() < due and not ctx.options.get("early") \
+            and not ctx.dry_run:
+        raise JobRefused(f"{site.current_school_year} ends on {due}: pass --early to roll over before that day")
     decision = decide(site.current_school_year, target, force=bool(ctx.options.get("force")))
     if decision.action == "refused":
         raise JobRefused(decision.reason)
@@ -114,5 +120,7 @@ register(JobSpec(
     name="rollover", description="move the site to the next school year (1 August)",
     run=run_rollover, default_schedule="15 0 1 8 *", misfire_grace_seconds=3 * DAY, site_scoped=True,
     expert_may_start=True,
-    options=(JobOption("force", bool, "roll a site that is more than one year behind, one year at a time"), DATE_OPTION),
+    options=(JobOption("force", bool, "roll a site that is more than one year behind, one year at a time"), DATE_OPTION,
+             JobOption("early", bool, "with --date: roll over before the switch day (LOP_SCHOOL_YEAR_SWITCH)",
+                       cli_only=True)),
 ))

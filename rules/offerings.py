@@ -30,6 +30,8 @@ def validate_values(values: dict) -> tuple[dict, list[dict]]:
     for name, value in values.items():
         if name not in EDITABLE_FIELDS:
             fail(name, "unknown field")
+        elif value is None and name == "dates":
+            fail(name, "geen null: [] wist de datums")  # documented as a list, never null
         elif value is None:
             clean[name] = None
         elif name in ("capacity", "free_places", "enrolled"):

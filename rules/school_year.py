@@ -40,6 +40,16 @@ def current_school_year(on: dt.date, switch_day: tuple[int, int] = DEFAULT_SWITC
     return label_for_start_year(on.year if started_this_calendar_year else on.year - 1)
 
 
+def switch_date(label: str, switch_day: tuple[int, int] = DEFAULT_SWITCH_DAY) -> dt.date:
+    """The day on which school year ``label`` gives way to the next: the switch day in the calendar year in
+    which it ends (2027-08-01 for 2026-2027; a 02-29 switch day is 02-28 in other years)."""
+    year, (month, day) = start_year_of(label) + 1, switch_day
+    try:
+        return dt.date(year, month, day)
+    except ValueError:
+        return dt.date(year, month, day - 1)
+
+
 def next_school_year(label: str) -> str:
     return label_for_start_year(start_year_of(label) + 1)
 

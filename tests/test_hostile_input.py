@@ -255,3 +255,40 @@ def test_a_cell_far_to_the_right_is_not_read(client, users, schools):
     data = _patched_workbook(b"</sheetData>", b'<row r="3"><c r="XFD3" t="inlineStr"><is><t>x</t></is></c></row></sheetData>')
     response = upload(client, users.expert2, data, "?dry_run=true")
     assert response.status_code == 200, response.json
+
+
+def test_no_rollover_before_the_switch_day_and_no_snapshot_of_the_future(client, rt, users):
+    from jobs.runner import run_now
+    from rules.school_year import switch_date
+    from tests.test_jobs import fresh_heartbeat
+
+    fresh_heartbeat(rt)
+    with rt.engine.connect() as conn:
+        current = rt.network.get_site(conn, SITE).current_school_year
+    due = switch_date(current)
+    refused = client.post("/api/v1/jobs/rollover/runs", user=users.operator, json={"site": SITE})
+    assert (refused.status_code, refused.json["code"]) == (409, "rollover_not_due")
+    assert f"{due:%d/%m/%Y}" in refused.json["detail"]
+    future = client.post("/api/v1/jobs/free-places-snapshot/runs", user=users.operator,
+                         json={"site": SITE, "date": "2999-07-01", "dry_run": True})
+    assert future.status_code == 422 and future.json["errors"][0]["field"] == "date"
+    early = run_now(rt, "rollover", site_id=SITE, trigger="cli", options={"date": due.isoformat()})
+    assert early["status"] == "failed" and "--early" in early["error"]
+    snapshot = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": "2999-07-01"})
+    assert snapshot["status"] == "failed" and "still to come" in snapshot["error"]
+
+
+def test_null_is_refused_where_the_description_says_a_list(client, rt, users, schools):
+    from wp_bridge.db import utcnow
+    from wp_bridge.tables import network_tables
+
+    with rt.engine.begin() as conn:
+        conn.execute(network_tables("wp_").admgr.insert().values(code=1, description="Lager - 1ste leerjaar", active=True,
+                                                                 updated_at=utcnow()))
+    created = client.post(f"/api/v1/sites/{SITE}/schools/{schools[0]}/offerings", user=users.operator,
+                          json={"year": "current", "admgr_code": 1})
+    assert created.status_code == 201, created.json
+    path = f"/api/v1/sites/{SITE}/schools/{schools[0]}/offerings/{created.json['id']}"
+    response = client.patch(path, user=users.operator, json={"dates": None})
+    assert response.status_code == 422 and response.json["errors"][0]["field"] == "dates"
+    assert client.patch(path, user=users.operator, json={"dates": []}).status_code == 200

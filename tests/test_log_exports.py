@@ -258,14 +258,15 @@ def test_offerings_export_has_every_field(client, users, offerings):
 
 def test_snapshots_list_and_export(client, rt, users, offerings):
     assert client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert2).json == {"snapshots": []}
-    run = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": "2027-07-01"})
+    day = "2026-07-01"  # a day past (a snapshot of a day still to come is refused)
+    run = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": day})
     assert run["status"] == "succeeded"
     listed = client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert2).json["snapshots"]
-    assert listed == [{"date": "2027-07-01", "school_year": offerings, "rows": 3}]
-    response = client.get(f"/api/v1/sites/{SITE}/exports/free-places?snapshot=2027-07-01&format=csv", user=users.admin2)
+    assert listed == [{"date": day, "school_year": offerings, "rows": 3}]
+    response = client.get(f"/api/v1/sites/{SITE}/exports/free-places?snapshot={day}&format=csv", user=users.admin2)
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline=""), delimiter=";"))
     assert [r[3] for r in rows[1:]] == ["1001", "1012"]
-    assert 'vrije-plaatsen-site2-2027-07-01.csv' in response.headers["Content-Disposition"]
+    assert f'vrije-plaatsen-site2-{day}.csv' in response.headers["Content-Disposition"]
     missing = client.get(f"/api/v1/sites/{SITE}/exports/free-places?snapshot=2020-07-01", user=users.expert2)
     assert (missing.status_code, missing.json["code"]) == (404, "snapshot_not_found")
 

@@ -106,8 +106,10 @@ def offerings(rt, year):
 
 
 def rollover(rt, date="2027-08-01", **options):
+    """The rollover as on ``date`` (--date), ahead of the real switch day: --early, as an operator would."""
     dry_run = options.pop("dry_run", False)
-    return run_now(rt, "rollover", site_id=SITE, trigger="cli", dry_run=dry_run, options={"date": date, **options})
+    return run_now(rt, "rollover", site_id=SITE, trigger="cli", dry_run=dry_run,
+                   options={"date": date, "early": True, **options})
 
 
 def test_rollover_moves_next_to_current_and_clears_the_new_next(rt, users, world, client):
@@ -209,21 +211,22 @@ def test_automatic_rollover_can_be_switched_off(rt, users, world, client):
     assert response.status_code == 200 and response.json["automatic_rollover"] is False
     from jobs.runner import create_run, execute_run
 
-    run_id = create_run(rt, "rollover", site_id=SITE, trigger="schedule", options={"date": "2027-08-01"})
+    run_id = create_run(rt, "rollover", site_id=SITE, trigger="schedule", options={"date": "2027-08-01", "early": True})
     assert execute_run(rt, run_id)["summary"] == "automatic rollover is off for this site: still 2026-2027"
     assert rollover(rt)["status"] == "succeeded"  # a manual run still rolls
 
 
 def test_snapshot_job_is_idempotent_per_date(rt, users, world):
-    first = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": "2027-07-01"})
-    assert first["summary"] == "snapshot of 2027-07-01 stored: 4 programmes of 2026-2027"
-    again = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": "2027-07-01"})
-    assert again["summary"] == "a snapshot of 2027-07-01 exists already: nothing replaced"
+    day = rt.today() - dt.timedelta(days=1)  # a snapshot of a day still to come is refused
+    first = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": day.isoformat()})
+    assert first["summary"] == f"snapshot of {day} stored: 4 programmes of 2026-2027"
+    again = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": day.isoformat()})
+    assert again["summary"] == f"a snapshot of {day} exists already: nothing replaced"
     # the rollover finds the outgoing year's snapshot and takes none of its own
     rollover(rt)
     s = world["tables"].free_places_snapshots
     with rt.engine.connect() as conn:
-        assert {r.snapshot_date for r in conn.execute(select(s))} == {dt.date(2027, 7, 1)}
+        assert {r.snapshot_date for r in conn.execute(select(s))} == {day}
 
 
 def test_stale_references_report(rt, users, world, client):

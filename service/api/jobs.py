@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 
@@ -9,6 +10,7 @@ from marshmallow import Schema, fields, validate
 from jobs.registry import all_jobs, get_job, parse_options
 from rules.ids import is_id
 from rules.roles import Role
+from rules.school_year import parse_switch_day, switch_date
 from wp_bridge.db import utcnow
 from wp_bridge.job_runs import (
     FINISHED,
@@ -98,6 +100,21 @@ def list_jobs():
     return {"jobs": result}
 
 
+def _refuse_early(job: str, site, dry_run: bool, options: dict) -> None:
+    """A real rollover before the site's switch day, or a snapshot of a day still to come: refused now,
+    not when the scheduler gets to it."""
+    rt = runtime()
+    today = rt.today()
+    if job == "rollover" and not dry_run and site.current_school_year:
+        due = switch_date(site.current_school_year, parse_switch_day(rt.config.school_year_switch))
+        if today < due:
+            raise ApiError(409, "rollover_not_due", f"Het schooljaar {site.current_school_year} loopt tot "
+                           f"{due:%d/%m/%Y}: de overgang naar het nieuwe schooljaar kan pas vanaf die dag.")
+    if job == "free-places-snapshot" and options.get("date") and dt.date.fromisoformat(options["date"]) > today:
+        raise ApiError(422, "validation_failed", "date: een momentopname van een dag in de toekomst kan niet",
+                       errors=[{"field": "date", "message": "een dag in de toekomst"}])
+
+
 def queue_run(job: str, site_id: int | None, *, dry_run: bool = False, options: dict | None = None) -> int:
     """Queue a run for the scheduler process: 503 when none is running, 409 while one is active."""
     age, _next = _scheduler_state(db())
@@ -148,6 +165,7 @@ def start_run(job):
         site = runtime().network.get_site(db(), site_id)
         if site is None or not site.enabled:
             raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
+        _refuse_early(job, site, dry_run, options)
     run_id = queue_run(job, site_id, dry_run=dry_run, options=options)
     return {"id": run_id, "status": "queued"}, 202
 
