@@ -12,8 +12,8 @@ from __future__ import annotations
 import email.utils
 import logging
 import time
-from urllib.parse import urlparse
 from collections.abc import Callable
+from urllib.parse import urlparse
 
 import requests
 

@@ -14,9 +14,8 @@ from urllib.parse import quote
 
 import pytest
 import schemathesis
-from schemathesis import checks
 from hypothesis import HealthCheck, settings
-from schemathesis import GenerationMode
+from schemathesis import GenerationMode, checks
 
 from service import create_app
 from service.runtime import Runtime

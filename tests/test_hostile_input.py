@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import select
 
-from tests.conftest import SECRET
 from service.signing import H_SIGNATURE, H_SWITCHED_FROM, H_TIMESTAMP, H_USER, sign_headers
+from tests.conftest import SECRET
 
 SITE = 2
 HUGE = 9223372036854775808  # 2**63
