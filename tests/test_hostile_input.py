@@ -292,3 +292,11 @@ def test_null_is_refused_where_the_description_says_a_list(client, rt, users, sc
     response = client.patch(path, user=users.operator, json={"dates": None})
     assert response.status_code == 422 and response.json["errors"][0]["field"] == "dates"
     assert client.patch(path, user=users.operator, json={"dates": []}).status_code == 200
+
+
+@pytest.mark.parametrize("body", [{"year": "current", "add": [HUGE]}, {"year": "current", "remove": [-1, HUGE]}])
+def test_codes_beyond_64_bits_in_lists_are_422(client, rt, users, schools, body):
+    before = snapshot(rt)
+    response = client.post(f"/api/v1/sites/{SITE}/ov-comparison/{schools[0]}/apply", user=users.operator, json=body)
+    assert response.status_code in (409, 422), response.json
+    assert snapshot(rt) == before

@@ -282,7 +282,7 @@ def _scan_sheets(data: bytes) -> None:
                             number = element.get("r")
                             if number is not None and (not number.isascii() or not number.isdigit()
                                                        or int(number) > MAX_ROWS + 1):
-                                _refuse(f"het bestand heeft een rij {number[:12]}: hoogstens {MAX_ROWS} rijen")
+                                _refuse(f"meer dan {MAX_ROWS} rijen: het bestand heeft een rij {number[:12]}")
                         elif tag == "c":
                             ref, kind = element.get("r"), element.get("t")
                             if ref is not None and not _CELL_REF.fullmatch(ref):
