@@ -52,7 +52,19 @@ def test_migrate_and_the_sites_list_on_the_network_wordpress_installed(wordpress
     assert rows == [["1", "no"], ["2", "yes"], ["3", "no"]]
 
 
-def test_text_from_old_charsets_reads_as_unicode(client, rt, users):
+@pytest.fixture
+def site_name(rt):
+    """Site 2's blogname, given back afterwards (the session's database is shared by the tests)."""
+    from wp_bridge.options import get_option
+
+    with rt.engine.connect() as conn:
+        before = get_option(conn, "wp_2_", "blogname")
+    yield
+    with rt.engine.begin() as conn:
+        conn.execute(text("UPDATE wp_2_options SET option_value = :v WHERE option_name = 'blogname'"), {"v": before})
+
+
+def test_text_from_old_charsets_reads_as_unicode(client, rt, users, site_name):
     with rt.engine.begin() as conn:
         conn.execute(text("UPDATE wp_2_options SET option_value = :v WHERE option_name = 'blogname'"), {"v": NAME})
         conn.execute(text("UPDATE wp_users SET display_name = :v WHERE ID = :id"), {"v": "Zoë D’Hondt", "id": users.admin2})
