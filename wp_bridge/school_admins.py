@@ -6,7 +6,6 @@ WordPress plugin must do afterwards (``WordPressEffects``)."""
 
 from __future__ import annotations
 
-import re
 import time
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ from .locks import ACCOUNTS_LOCK, lock_for_transaction
 from .php_serialize import PhpSerializeError, serialize
 from .sites import WpSite
 from .tables import SiteTables
-from .users import capabilities_key, parse_capabilities, read_capabilities
+from .users import capabilities_key, capabilities_site, parse_capabilities, read_capabilities, user_level_key
 from .wp_hashes import activation_key_value, generate_reset_key
 
 CHUNK = 500
@@ -65,6 +64,15 @@ def _chunks(items: list, size: int = CHUNK):
         yield items[start:start + size]
 
 
+def _first_equal(conn: Connection, column, *, locking: bool):
+    """The lowest user ID whose ``column`` equals the parameter ``v`` as the database compares it (MySQL:
+    the column's collation; SQLite: without case)."""
+    users = column.table
+    equal = column == bindparam("v") if is_mysql(conn) else func.lower(column) == func.lower(bindparam("v"))
+    query = select(users.c.ID).where(equal).order_by(users.c.ID).limit(1)
+    return query.with_for_update(read=True) if locking else query
+
+
 def _matching(conn: Connection, column, values: list[str], *, locking: bool = False) -> dict[str, int]:
     """value -> the lowest user ID whose ``column`` equals it as the database compares it (MySQL: the
     column's own collation, so case, trailing spaces and accents count as WordPress's lookups count them;
@@ -78,8 +86,7 @@ def _matching(conn: Connection, column, values: list[str], *, locking: bool = Fa
                                                 .order_by(users.c.ID)):
                 found.setdefault(lowered[stored.lower()], int(user_id))
         return found
-    one = select(users.c.ID).where(column == bindparam("v")).order_by(users.c.ID).limit(1)
-    one = one.with_for_update(read=True) if locking else one
+    one = _first_equal(conn, column, locking=locking)
     for chunk in _chunks(sorted(set(values))):
         # One query finds every stored value the database holds equal to one of the chunk. A value with
         # exactly one such row, of exactly its own spelling, is that user; the database alone decides the
@@ -182,8 +189,7 @@ def _unique_names(conn: Connection, column, bases: list[str], limit: int) -> lis
     """For each base, the base or ``base-2``, ``base-3`` … that no stored value of ``column`` equals as the
     database compares (read under the accounts lock) and that no earlier name of this batch took."""
     stored = _matching(conn, column, bases, locking=True)
-    equal = column == bindparam("v") if is_mysql(conn) else func.lower(column) == func.lower(bindparam("v"))
-    one = select(column).where(equal).limit(1).with_for_update(read=True)
+    one = _first_equal(conn, column, locking=True)
     taken: set[str] = set()  # this batch: generated names are lower-case ASCII, so plain equality is the collation's
     names = []
     for base in bases:
@@ -245,7 +251,7 @@ def _grant_role(conn: Connection, network, site: WpSite, user_ids: list[int], ro
     a user without a primary site gets this one (and its domain as source_domain). Returns who changed.
     Refuses (nothing written) when a user's stored roles are unreadable."""
     usermeta = network.core.usermeta
-    caps_key, level_key = capabilities_key(network, site.id), f"{network.prefix(site.id)}user_level"
+    caps_key, level_key = capabilities_key(network, site.id), user_level_key(network, site.id)
     multisite = network.is_multisite(conn)
     current = _user_meta(conn, network, user_ids, [caps_key, level_key, "primary_blog", "source_domain"])
     inserts, updates, changed, unreadable = [], [], set(), []
@@ -347,7 +353,7 @@ def _remove_user_from_blog(conn: Connection, network, site_id: int, user_id: int
     """As WordPress's ``remove_user_from_blog()``: a primary site that is this one moves to the user's first
     other live site (or to none), then the capabilities and user level rows of this site go."""
     usermeta = network.core.usermeta
-    caps_key, level_key = capabilities_key(network, site_id), f"{network.prefix(site_id)}user_level"
+    caps_key, level_key = capabilities_key(network, site_id), user_level_key(network, site_id)
     if network.is_multisite(conn):
         meta = _user_meta(conn, network, [user_id], ["primary_blog", "source_domain"])[user_id]
         other = _first_other_site(conn, network, user_id, site_id)
@@ -366,10 +372,9 @@ def _first_other_site(conn: Connection, network, user_id: int, site_id: int) -> 
     """The live site with the lowest id, other than ``site_id``, on which the user has a capabilities row
     (WordPress's ``get_blogs_of_user()``)."""
     usermeta, blogs = network.core.usermeta, network.core.blogs
-    pattern = re.compile(rf"^{re.escape(network.base_prefix)}(?:(\d+)_)?capabilities$")
     keys = conn.execute(select(usermeta.c.meta_key).where(usermeta.c.user_id == user_id,
                                                           usermeta.c.meta_key.like(f"{network.base_prefix}%capabilities")))
-    ids = sorted({int(m.group(1) or 1) for k in keys.scalars() if (m := pattern.match(k))} - {site_id})
+    ids = sorted({capabilities_site(network, k) for k in keys.scalars()} - {None, site_id})
     if not ids:
         return None
     row = conn.execute(select(blogs.c.blog_id, blogs.c.domain).where(

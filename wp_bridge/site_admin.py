@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 
-from sqlalchemy import Connection, Engine, delete, inspect, select
+from sqlalchemy import Connection, Engine, delete, inspect
 
 from rules.school_year import DEFAULT_SWITCH_DAY, current_school_year
 
@@ -13,16 +13,7 @@ from .audit import Actor, Change, write_audit
 from .errors import Conflict, NotFound
 from .migrations import MigrationReport, migrate
 from .options import get_option, set_option
-from .sites import (
-    DELETED,
-    ENABLED_OPTION,
-    LIVE,
-    SCHOOL_YEAR_OPTION,
-    SETTINGS_OPTION,
-    SITE_DB_VERSION_OPTION,
-    Network,
-    blog_status,
-)
+from .sites import DELETED, ENABLED_OPTION, SCHOOL_YEAR_OPTION, SETTINGS_OPTION, SITE_DB_VERSION_OPTION, Network
 from .tables import core_site_tables, site_tables
 
 SIDECAR_SITE_OPTIONS = (ENABLED_OPTION, SCHOOL_YEAR_OPTION, SITE_DB_VERSION_OPTION, SETTINGS_OPTION)
@@ -65,10 +56,8 @@ def orphaned_sites(conn: Connection, network: Network) -> list[int]:
     deleted): WordPress drops only its own tables of a site."""
     pattern = re.compile(rf"^{re.escape(network.base_prefix)}(\d+)_lop_")
     with_tables = {int(m.group(1)) for name in inspect(conn).get_table_names() if (m := pattern.match(name))}
-    blogs = network.core.blogs
-    flags = {int(b): blog_status(a, s, d) for b, a, s, d in conn.execute(
-        select(blogs.c.blog_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted))} if network.is_multisite(conn) else {1: LIVE}
-    return sorted(site_id for site_id in with_tables if flags.get(site_id) in (None, DELETED))
+    statuses = network.site_statuses(conn, any_network=True)
+    return sorted(site_id for site_id in with_tables if statuses.get(site_id) in (None, DELETED))
 
 
 def site_table_names(conn: Connection, network: Network, site_id: int) -> list[str]:
@@ -78,12 +67,7 @@ def site_table_names(conn: Connection, network: Network, site_id: int) -> list[s
 
 def refuse_purge_of_existing_site(conn: Connection, network: Network, site_id: int) -> None:
     """409 while WordPress has the site: its blogs row exists (in any network) and is not marked deleted."""
-    if network.is_multisite(conn):
-        blogs = network.core.blogs
-        row = conn.execute(select(blogs.c.archived, blogs.c.spam, blogs.c.deleted).where(blogs.c.blog_id == site_id)).first()
-        status = blog_status(*row) if row else None
-    else:
-        status = LIVE if site_id == 1 else None
+    status = network.site_status(conn, site_id, any_network=True)
     if status is not None and status != DELETED:
         raise Conflict("site_exists", f"site {site_id} bestaat nog in WordPress ({status}): enkel de tabellen van een "
                                       "site die WordPress verwijderde, kunnen opgeruimd worden")

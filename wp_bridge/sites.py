@@ -93,13 +93,17 @@ class Network:
         """Every site of this network, live or not (archived, spam and deleted sites keep their tables)."""
         return list(self.site_statuses(conn))
 
-    def site_statuses(self, conn: Connection) -> dict[int, str]:
+    def site_statuses(self, conn: Connection, *, any_network: bool = False) -> dict[int, str]:
+        """site id -> LIVE, ARCHIVED, SPAM or DELETED, for this network's sites (or every network's)."""
         if not self.is_multisite(conn):
             return {1: LIVE}
-        blogs = self.core.blogs
-        rows = conn.execute(select(blogs.c.blog_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted)
-                            .where(blogs.c.site_id == self.network_id).order_by(blogs.c.blog_id))
+        rows = conn.execute(self._statuses_query(any_network).order_by(self.core.blogs.c.blog_id))
         return {int(blog_id): blog_status(archived, spam, deleted) for blog_id, archived, spam, deleted in rows}
+
+    def _statuses_query(self, any_network: bool):
+        blogs = self.core.blogs
+        query = select(blogs.c.blog_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted)
+        return query if any_network else query.where(blogs.c.site_id == self.network_id)
 
     def probably_exists(self, conn: Connection, site_id: int) -> bool:
         """Whether the site exists, from a short-lived cache of the site ids, so that per-request code can
@@ -111,14 +115,12 @@ class Network:
             self._site_ids_read_at = time.monotonic()
         return site_id in self._site_ids
 
-    def site_status(self, conn: Connection, site_id: int) -> str | None:
-        """LIVE, ARCHIVED, SPAM or DELETED; None when this network has no such site."""
+    def site_status(self, conn: Connection, site_id: int, *, any_network: bool = False) -> str | None:
+        """LIVE, ARCHIVED, SPAM or DELETED; None when this network (or, ``any_network``, any) has no such site."""
         if not self.is_multisite(conn):
             return LIVE if site_id == 1 else None
-        blogs = self.core.blogs
-        row = conn.execute(select(blogs.c.archived, blogs.c.spam, blogs.c.deleted)
-                           .where(blogs.c.blog_id == site_id, blogs.c.site_id == self.network_id)).first()
-        return blog_status(*row) if row else None
+        row = conn.execute(self._statuses_query(any_network).where(self.core.blogs.c.blog_id == site_id)).first()
+        return blog_status(*row[1:]) if row else None
 
     def site_exists(self, conn: Connection, site_id: int) -> bool:
         return self.site_status(conn, site_id) is not None

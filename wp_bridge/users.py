@@ -30,6 +30,22 @@ def capabilities_key(network: Network, site_id: int) -> str:
     return f"{network.prefix(site_id)}capabilities"
 
 
+def user_level_key(network: Network, site_id: int) -> str:
+    return f"{network.prefix(site_id)}user_level"
+
+
+@functools.lru_cache(maxsize=16)
+def _capabilities_key_pattern(base_prefix: str) -> re.Pattern:
+    return re.compile(rf"{re.escape(base_prefix)}(?:(\d+)_)?capabilities")
+
+
+def capabilities_site(network: Network, key: str | None) -> int | None:
+    """The site a ``…capabilities`` usermeta key is for (``wp_capabilities``: 1, ``wp_7_capabilities``: 7);
+    None for any other key."""
+    match = _capabilities_key_pattern(network.base_prefix).fullmatch(key or "")
+    return int(match.group(1) or 1) if match else None
+
+
 def read_capabilities(value: str | None) -> dict:
     """A ``…capabilities`` usermeta value as WordPress reads it: the array of roles and single capabilities,
     in its order; empty when absent. Raises PhpSerializeError when it is not an array WordPress can read."""
@@ -62,7 +78,6 @@ def load_user(conn: Connection, network: Network, user_id: int) -> WpUser | None
 def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: RoleSlugs) -> dict[int, Role]:
     """Every site on which the user has a sidecar role (not counting operator rights)."""
     usermeta = network.core.usermeta
-    key_pattern = re.compile(rf"^{re.escape(network.base_prefix)}(?:(\d+)_)?capabilities$")
     result: dict[int, Role] = {}
     rows = conn.execute(
         select(usermeta.c.meta_key, usermeta.c.meta_value).where(
@@ -72,13 +87,13 @@ def roles_on_all_sites(conn: Connection, network: Network, user: WpUser, slugs: 
     live = {site_id for site_id, status in network.site_statuses(conn).items() if status == LIVE}
     seen = set()
     for key, value in rows:
-        match = key_pattern.match(key or "")
-        if not match or key in seen or int(match.group(1) or 1) not in live:
+        site_id = capabilities_site(network, key)
+        if site_id not in live or key in seen:
             continue  # WordPress reads the first of duplicate rows; other networks and inactive sites are not ours
         seen.add(key)
         role = resolve_role(False, parse_capabilities(value, user_id=user.id, key=key), slugs)
         if role is not None:
-            result[int(match.group(1) or 1)] = role
+            result[site_id] = role
     return result
 
 
@@ -166,13 +181,12 @@ def wordpress_warnings(conn: Connection, network: Network) -> list[str]:
             warnings.append("no super admins found in sitemeta" if not values
                             else "unreadable site_admins in sitemeta: nobody is an operator")
     usermeta = network.core.usermeta
-    key_pattern = re.compile(rf"^{re.escape(network.base_prefix)}(?:\d+_)?capabilities$")
     rows = conn.execute(select(usermeta.c.user_id, usermeta.c.meta_key, usermeta.c.meta_value)
                         .where(usermeta.c.meta_key.like(f"{network.base_prefix}%capabilities"))
                         .order_by(usermeta.c.umeta_id))
     unreadable = 0
     for user_id, key, value in rows:
-        if key_pattern.match(key):
+        if capabilities_site(network, key) is not None:
             try:
                 read_capabilities(value)
             except PhpSerializeError:

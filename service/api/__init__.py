@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import json
 import re
 from collections.abc import Iterator
 
 from flask import request
 from marshmallow import fields, validate
 from sqlalchemy import Connection
+from werkzeug.exceptions import BadRequest
 
 from rules.ids import MAX_ID
 from rules.roles import Role
@@ -81,29 +81,24 @@ def check_json_body() -> None:
     is 422, never a RecursionError), with no lone surrogate in any string and no control character in a
     one-line text (``extra_info`` may hold line breaks and tabs); 422 naming the field otherwise. A PATCH or
     PUT needs a body."""
-    raw = request.get_data(cache=True)
-    if not raw.strip():
+    if not request.get_data(cache=True).strip():
         if request.method in ("PATCH", "PUT"):
-            raise ApiError(422, "validation_failed", "de aanvraag heeft geen inhoud: verwacht een JSON-object",
-                           errors=[{"field": None, "location": "body", "message": "verwacht een JSON-object"}])
+            raise _body_error(None, "de aanvraag heeft geen inhoud: verwacht een JSON-object")
         return
     try:
-        data = json.loads(raw)
+        data = request.get_json()  # parsed once: json_body() and webargs read Flask's cached result
     except RecursionError:
-        data = None
-        problem = f"de JSON is dieper genest dan {MAX_JSON_DEPTH} niveaus"
-    except ValueError:
-        data = None
-        problem = "dit is geen geldige JSON"
-    else:
-        problem = None
-    if problem:
-        raise ApiError(422, "validation_failed", problem, errors=[{"field": None, "location": "body", "message": problem}])
+        raise _body_error(None, f"de JSON is dieper genest dan {MAX_JSON_DEPTH} niveaus") from None
+    except BadRequest:
+        raise _body_error(None, "dit is geen geldige JSON") from None
     bad = _bad_json_value(data)
     if bad:
-        field, message = bad
-        raise ApiError(422, "validation_failed", f"{field}: {message}",
-                       errors=[{"field": field, "location": "body", "message": message}])
+        raise _body_error(*bad)
+
+
+def _body_error(field: str | None, message: str) -> ApiError:
+    return ApiError(422, "validation_failed", f"{field}: {message}" if field else message,
+                    errors=[{"field": field, "location": "body", "message": message}])
 
 
 def _bad_json_value(data) -> tuple[str, str] | None:
