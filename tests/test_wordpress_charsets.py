@@ -137,3 +137,14 @@ def test_the_database_error_names_its_cause_without_values(wordpress_databases, 
     line = next(r.getMessage() for r in caplog.records if r.getMessage().startswith("unhandled"))
     assert "ProgrammingError: 1146 Table '" in line and "wp_lop_request_nonces' doesn't exist" in line  # not migrated
     assert response.json["request_id"] in line and "SELECT" not in line
+
+
+def test_wp_text_statements_are_cacheable_and_keep_their_columns():
+    """The per-request UNION is compiled once: wp_text() has a cache key, and one that tells columns apart."""
+    from wp_bridge.tables import core_site_tables, wp_text
+
+    options = core_site_tables("wp_2_").options
+    name, value = wp_text(options.c.option_name), wp_text(options.c.option_value)
+    assert name._generate_cache_key() is not None
+    assert name._generate_cache_key() != value._generate_cache_key()
+    assert name._generate_cache_key() == wp_text(options.c.option_name)._generate_cache_key()

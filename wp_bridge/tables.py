@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects import mysql
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement
+from sqlalchemy.sql.visitors import InternalTraversal
 
 MYSQL = ("mysql", "mariadb")
 # WordPress's ids: bigint(20) unsigned on MySQL; SQLite needs INTEGER for an autoincrementing key.
@@ -61,6 +62,9 @@ class wp_text(ColumnElement):  # lower case: it reads like the SQL function it s
     comparisons that combine WordPress tables need it: two tables in different collations give MySQL's
     "Illegal mix of collations" (1271/1267). A plain cast to text elsewhere."""
 
+    # The wrapped element is part of the statement's cache key: without this SQLAlchemy could not cache the
+    # compiled statement and built the per-request UNION anew on every request.
+    _traverse_internals = [("element", InternalTraversal.dp_clauseelement)]
     inherit_cache = True
     type = String()
 
