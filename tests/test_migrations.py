@@ -66,6 +66,44 @@ def test_migrate_is_idempotent(fresh):
         assert get_option(conn, "wp_2_", "lop_sidecar_site_db_version") == str(SITE_SCHEMA_VERSION)
 
 
+def test_version_1_schema_gains_the_version_2_columns_and_stages(fresh):
+    """A database migrated by the first release: the new columns are added in place, the catalogue's stage
+    is filled from level and description, and the result equals a fresh install."""
+    from sqlalchemy import text
+
+    from wp_bridge.options import set_option
+    from wp_bridge.tables import network_tables
+
+    network = Network("wp_")
+    with fresh.begin() as conn:
+        install_network(conn, network)
+        add_site(conn, network, 2, domain="localhost", path="/two/", name="Two")
+    enable_site(fresh, network, 2, dt.date(2026, 11, 28))
+    fresh_schema = schema_of(fresh)
+    nt = network_tables("wp_")
+    dropped = [("wp_lop_admgr", "stage"), ("wp_lop_mail_outbox", "user_id"), ("wp_lop_mail_outbox", "purpose"),
+               ("wp_2_lop_audit_log", "offering"), ("wp_2_lop_audit_log", "school_name"),
+               ("wp_2_lop_free_places_snapshots", "kind")]
+    with fresh.begin() as conn:
+        conn.execute(text("DROP INDEX wp_lop_mail_outbox_site" + (" ON wp_lop_mail_outbox" if fresh.dialect.name == "mysql" else "")))
+        for table, column in dropped:
+            conn.execute(text(f"ALTER TABLE {table} DROP COLUMN {column}"))
+        set_option(conn, "wp_", "lop_sidecar_db_version", "1")
+        set_option(conn, "wp_2_", "lop_sidecar_site_db_version", "1")
+        conn.execute(text("INSERT INTO wp_lop_admgr (code, description, onderwijsniveau, active, updated_at, search_text) "
+                          "VALUES (1001, 'Kleuteronderwijs - instapklas', 'BaO', 1, '2026-01-01', ''), "
+                          "(1011, 'Lager onderwijs - 1ste leerjaar', 'BaO', 1, '2026-01-01', ''), "
+                          "(2001, '1A', 'SO', 1, '2026-01-01', ''), (9001, 'Iets', NULL, 1, '2026-01-01', '')"))
+    report = migrate(fresh, network)
+    assert report.applied == [
+        "network: v2 catalogue stage (kleuter, lager, secundair), filled from level and description; outbox addressee and purpose",
+        "site 2: v2 audit log: the offering and school name at the time; snapshot kind"]
+    assert schema_of(fresh) == fresh_schema
+    with fresh.connect() as conn:
+        stages = dict(conn.execute(select(nt.admgr.c.code, nt.admgr.c.stage)).all())
+    assert stages == {1001: "kleuter", 1011: "lager", 2001: "secundair", 9001: None}
+
+
 def test_enable_sets_the_school_year_and_disable_keeps_data(fresh):
     network = Network("wp_")
     with fresh.begin() as conn:

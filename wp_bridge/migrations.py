@@ -11,7 +11,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from sqlalchemy import Connection, Engine
+from sqlalchemy import Connection, Engine, inspect, select, update
+from sqlalchemy.schema import CreateColumn
+
+from rules.stages import stage_of
 
 from .errors import DataError
 from .locks import named_lock
@@ -27,13 +30,50 @@ class Step:
     apply: Callable[[Connection, str], None]  # (connection, table prefix)
 
 
+def add_missing_columns(conn: Connection, table, names: tuple[str, ...]) -> None:
+    """ALTER TABLE … ADD COLUMN for each named column the table lacks (a fresh table has them already),
+    then the table's indexes that are missing."""
+    present = {c["name"] for c in inspect(conn).get_columns(table.name)}
+    for name in names:
+        if name not in present:
+            ddl = CreateColumn(table.c[name]).compile(dialect=conn.dialect)
+            conn.exec_driver_sql(f"ALTER TABLE {conn.dialect.identifier_preparer.format_table(table)} ADD COLUMN {ddl}")
+    for index in table.indexes:
+        index.create(conn, checkfirst=True)
+
+
+def _network_v2(conn: Connection, prefix: str) -> None:
+    nt = network_tables(prefix)
+    add_missing_columns(conn, nt.admgr, ("stage",))
+    add_missing_columns(conn, nt.mail_outbox, ("user_id", "purpose"))
+    a = nt.admgr
+    unstaged = conn.execute(select(a.c.code, a.c.onderwijsniveau, a.c.description).where(a.c.stage.is_(None))).all()
+    by_stage: dict[str, list[int]] = {}
+    for row in unstaged:
+        stage = stage_of(row.onderwijsniveau, row.description)
+        if stage:
+            by_stage.setdefault(stage, []).append(row.code)
+    for stage, codes in by_stage.items():
+        for start in range(0, len(codes), 1000):
+            conn.execute(update(a).where(a.c.code.in_(codes[start:start + 1000])).values(stage=stage))
+
+
+def _site_v2(conn: Connection, prefix: str) -> None:
+    st = site_tables(prefix)
+    add_missing_columns(conn, st.audit_log, ("offering", "school_name"))
+    add_missing_columns(conn, st.free_places_snapshots, ("kind",))
+
+
 NETWORK_STEPS: list[Step] = [
     Step(1, "create network tables (admgr catalogue, OV snapshot, job runs, schedulers, request nonces, mail outbox)",
          lambda conn, prefix: network_tables(prefix).metadata.create_all(conn, checkfirst=True)),
+    Step(2, "catalogue stage (kleuter, lager, secundair), filled from level and description; outbox addressee and purpose",
+         _network_v2),
 ]
 SITE_STEPS: list[Step] = [
     Step(1, "create site tables (schools, vestigingen, school admins, offerings, audit log, snapshots)",
          lambda conn, prefix: site_tables(prefix).metadata.create_all(conn, checkfirst=True)),
+    Step(2, "audit log: the offering and school name at the time; snapshot kind", _site_v2),
 ]
 NETWORK_SCHEMA_VERSION = NETWORK_STEPS[-1].version
 SITE_SCHEMA_VERSION = SITE_STEPS[-1].version

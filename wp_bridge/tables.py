@@ -262,6 +262,7 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("updated_at", UTC_MICROS, nullable=False),
         # the description folded (lower case, no accents) for word search on every backend
         Column("search_text", String(255), nullable=False, server_default=""),
+        Column("stage", String(16), nullable=True),  # rules.stages: kleuter, lager, secundair or NULL
         Index(f"{p}admgr_updated", "updated_at"),  # the newest change versions the public tables
     )
     ov_offerings = _table(
@@ -334,7 +335,10 @@ def network_tables(base_prefix: str) -> NetworkTables:
         Column("last_error", Text, nullable=True),
         Column("created_at", UTC_MICROS, nullable=False),
         Column("sent_at", UTC_MICROS, nullable=True),
+        Column("user_id", UBIGINT, nullable=True),  # the addressee's WordPress account, where there is one
+        Column("purpose", String(32), nullable=True),  # "invitation": cancelled when the admin loses the role
         Index(f"{p}mail_outbox_due", "status", "next_attempt_at"),
+        Index(f"{p}mail_outbox_site", "site_id", "id"),
     )
     return NetworkTables(md, admgr, ov_offerings, job_runs, schedulers, request_nonces, mail_outbox)
 
@@ -421,6 +425,10 @@ def site_tables(prefix: str) -> SiteTables:
         Column("old_value", LONGTEXT, nullable=True),
         Column("new_value", LONGTEXT, nullable=True),
         Column("request_id", String(64), nullable=True),
+        # What the row was about at the time (JSON {id, admgr_code, name, school_year}; the school's name):
+        # the log survives renames, deletions and the rollover.
+        Column("offering", Text, nullable=True),
+        Column("school_name", String(200), nullable=True),
         Index(f"{p}audit_log_school", "school_id", "id"),
         Index(f"{p}audit_log_user", "user_id", "id"),
         Index(f"{p}audit_log_occurred", "occurred_at", "id"),
@@ -443,6 +451,7 @@ def site_tables(prefix: str) -> SiteTables:
         Column("indicator_pct", Numeric(5, 2), nullable=True),
         Column("suffix", String(100), nullable=True),
         Column("taken_at", UTC_MICROS, nullable=False),
+        Column("kind", String(16), nullable=True),  # "1_july", "rollover" or "manual" (NULL: before schema v2)
         Index(f"{p}free_places_snapshots_date", "snapshot_date", "school_id"),
     )
     return SiteTables(md, schools, vestigingen, school_admins, offerings, audit_log, free_places_snapshots)
