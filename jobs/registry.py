@@ -78,6 +78,9 @@ def _load() -> None:
     from . import agodi, mail, maintenance, ov, rollover  # noqa: F401
 
 
+_KIND_NL = {bool: "true of false", str: "een tekst", int: "een geheel getal", dt.date: "een datum als 2027-07-01"}
+
+
 def parse_options(spec: JobSpec, given: dict, *, operator: bool, dry_run: bool = False) -> tuple[dict, list[dict]]:
     """Check job options from the API (JSON) against the spec; returns (options, errors). An error that an
     option may not come through the API at all carries ``"code": "option_not_allowed"``: options naming a
@@ -87,18 +90,18 @@ def parse_options(spec: JobSpec, given: dict, *, operator: bool, dry_run: bool =
     for name, value in given.items():
         option = known.get(name)
         if option is None:
-            errors.append({"field": name, "message": f"{spec.name} has no option {name!r}"})
+            errors.append({"field": name, "message": f"Taak {spec.name} heeft geen optie {name!r}."})
             continue
         if option.cli_only:
             errors.append({"field": name, "code": "option_not_allowed",
-                           "message": "deze optie kan enkel via de opdrachtregel (lop-sidecar jobs run)"})
+                           "message": "Deze optie kan enkel via de opdrachtregel (lop-sidecar jobs run)."})
             continue
         if option.kind is dt.date and not dry_run:
             errors.append({"field": name, "code": "option_not_allowed",
-                           "message": "een datum kan via de API enkel bij een proefrun (\"dry_run\": true)"})
+                           "message": "Een datum kan via de API enkel bij een proefrun (\"dry_run\": true)."})
             continue
         if option.operator_only and not operator:
-            errors.append({"field": name, "message": "only operators may set this option"})
+            errors.append({"field": name, "message": "Enkel operatoren mogen deze optie gebruiken."})
             continue
         if option.kind is bool and isinstance(value, bool) or option.kind is str and isinstance(value, str) \
                 or option.kind is int and isinstance(value, int) and not isinstance(value, bool):
@@ -107,7 +110,7 @@ def parse_options(spec: JobSpec, given: dict, *, operator: bool, dry_run: bool =
             try:
                 options[name] = dt.date.fromisoformat(value).isoformat()
             except ValueError:
-                errors.append({"field": name, "message": "an ISO date (YYYY-MM-DD)"})
+                errors.append({"field": name, "message": "Geef een datum als 2027-07-01."})
         else:
-            errors.append({"field": name, "message": f"expected {option.kind.__name__}"})
+            errors.append({"field": name, "message": f"Verwacht: {_KIND_NL[option.kind]}."})
     return options, errors

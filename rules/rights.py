@@ -93,6 +93,8 @@ def evaluate(role: Role | None, linked: bool, year: str, rights_type_: str, sett
 
 # --- reading and writing settings ----------------------------------------------------------------
 
+DATE_TIME_HINT = "Geef een datum en uur als 2027-03-02T09:00."
+
 
 def parse_local_time(value: str, tz: ZoneInfo) -> dt.datetime:
     """A local wall-clock time (``2022-03-01T09:00``) in ``tz``, or a time with an explicit UTC offset,
@@ -101,17 +103,18 @@ def parse_local_time(value: str, tz: ZoneInfo) -> dt.datetime:
     try:
         parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
     except (ValueError, AttributeError):
-        raise ValueError(f"not an ISO date-time (YYYY-MM-DDTHH:MM): {value!r}") from None
+        raise ValueError(f"{value!r} is geen geldige datum en uur. {DATE_TIME_HINT}") from None
     if "T" not in value:
-        raise ValueError(f"a date-time needs a time (YYYY-MM-DDTHH:MM): {value!r}")
+        raise ValueError(f"{value!r} heeft geen uur. {DATE_TIME_HINT}")
     if parsed.tzinfo is not None:
         return parsed.astimezone(dt.timezone.utc)
     first, second = parsed.replace(tzinfo=tz, fold=0), parsed.replace(tzinfo=tz, fold=1)
     as_utc = first.astimezone(dt.timezone.utc)
     if as_utc.astimezone(tz).replace(tzinfo=None) != parsed:
-        raise ValueError(f"{value} does not exist in {tz.key} (skipped by the daylight-saving change)")
+        raise ValueError(f"{value} bestaat niet in tijdzone {tz.key}: de klok springt dan een uur vooruit. Kies een ander uur.")
     if first.utcoffset() != second.utcoffset():
-        raise ValueError(f"{value} is ambiguous in {tz.key} (daylight-saving change): add a UTC offset")
+        raise ValueError(f"{value} komt twee keer voor in tijdzone {tz.key} (de klok gaat dan een uur terug): "
+                         "geef het verschil met UTC mee, bv. 2027-10-31T02:30+02:00.")
     return as_utc
 
 
@@ -124,16 +127,16 @@ def settings_from_json(data: object, tz: ZoneInfo) -> tuple[RightsSettings | Non
     ``{"field", "message"}`` per problem, and settings only when there is none."""
     errors: list[dict] = []
     if not isinstance(data, dict):
-        return None, [{"field": None, "message": "expected an object"}]
+        return None, [{"field": None, "message": "Verwacht een JSON-object met de instellingen."}]
     for key in data:
         if key not in ("free_registration_start", "rights", "settings_review_required"):
-            errors.append({"field": key, "message": "unknown field"})
+            errors.append({"field": key, "message": "Onbekend veld."})
     starts_in = data.get("free_registration_start")
     rights_in = data.get("rights")
     starts: dict[str, dt.datetime | None] = {}
     rights: dict[str, dict[str, frozenset[str]]] = {}
     if not isinstance(starts_in, dict):
-        errors.append({"field": "free_registration_start", "message": "required: an object with one entry per type"})
+        errors.append({"field": "free_registration_start", "message": "Verplicht: een object met een start per type school."})
     else:
         _check_keys(starts_in, RIGHTS_TYPES, "free_registration_start", errors)
         for type_ in RIGHTS_TYPES:
@@ -141,14 +144,14 @@ def settings_from_json(data: object, tz: ZoneInfo) -> tuple[RightsSettings | Non
             if value is None:
                 starts[type_] = None
             elif not isinstance(value, str):
-                errors.append({"field": f"free_registration_start.{type_}", "message": "a date-time string or null"})
+                errors.append({"field": f"free_registration_start.{type_}", "message": f"Een datum en uur, of leeg (null). {DATE_TIME_HINT}"})
             else:
                 try:
                     starts[type_] = parse_local_time(value, tz)
                 except ValueError as exc:
                     errors.append({"field": f"free_registration_start.{type_}", "message": str(exc)})
     if not isinstance(rights_in, dict):
-        errors.append({"field": "rights", "message": "required: an object with one entry per type"})
+        errors.append({"field": "rights", "message": "Verplicht: een object met de rechten per type school."})
     else:
         _check_keys(rights_in, RIGHTS_TYPES, "rights", errors)
         for type_ in RIGHTS_TYPES:
@@ -156,7 +159,7 @@ def settings_from_json(data: object, tz: ZoneInfo) -> tuple[RightsSettings | Non
             if periods is None:
                 continue  # reported as missing above
             if not isinstance(periods, dict):
-                errors.append({"field": f"rights.{type_}", "message": "an object with current, next_before, next_after"})
+                errors.append({"field": f"rights.{type_}", "message": "Een object met current, next_before en next_after."})
                 continue
             _check_keys(periods, PERIODS, f"rights.{type_}", errors)
             rights[type_] = {}
@@ -166,14 +169,14 @@ def settings_from_json(data: object, tz: ZoneInfo) -> tuple[RightsSettings | Non
                     continue
                 name = f"rights.{type_}.{period}"
                 if not isinstance(listed, list) or not all(isinstance(p, str) for p in listed):
-                    errors.append({"field": name, "message": "a list of permission names"})
+                    errors.append({"field": name, "message": "Een lijst van namen van rechten."})
                     continue
                 unknown = sorted(set(listed) - ALL_PERMISSIONS)
                 if unknown:
-                    errors.append({"field": name, "message": f"unknown permission(s): {', '.join(unknown)}"})
+                    errors.append({"field": name, "message": f"Onbekend recht: {', '.join(unknown)}."})
                 rights[type_][period] = frozenset(listed) & ALL_PERMISSIONS
     if "settings_review_required" in data and not isinstance(data["settings_review_required"], bool):
-        errors.append({"field": "settings_review_required", "message": "true or false"})
+        errors.append({"field": "settings_review_required", "message": "true of false."})
     if errors:
         return None, errors
     return RightsSettings(starts, rights), []
@@ -182,10 +185,10 @@ def settings_from_json(data: object, tz: ZoneInfo) -> tuple[RightsSettings | Non
 def _check_keys(given: dict, expected: tuple[str, ...], prefix: str, errors: list[dict]) -> None:
     for key in expected:
         if key not in given:
-            errors.append({"field": f"{prefix}.{key}", "message": "missing"})
+            errors.append({"field": f"{prefix}.{key}", "message": "Ontbreekt."})
     for key in given:
         if key not in expected:
-            errors.append({"field": f"{prefix}.{key}", "message": "unknown"})
+            errors.append({"field": f"{prefix}.{key}", "message": "Onbekend."})
 
 
 def settings_to_json(settings: RightsSettings, tz: ZoneInfo) -> dict:

@@ -71,4 +71,7 @@ def resolve_year(value: str | None, current_label: str) -> tuple[str, str]:
         return "current", current_label
     if value in ("next", next_label):
         return "next", next_label
-    raise ValueError(f"year must be current, next, {current_label} or {next_label}")
+    if is_label(value or "") and start_year_of(value) < start_year_of(current_label):
+        raise ValueError(f"Schooljaar {value} is afgesloten: het bestaat enkel nog als export van de vrije plaatsen "
+                         "zoals ze op 1 juli stonden (Export > Momentopnamen 1 juli).")
+    raise ValueError(f"Kies het lopende schooljaar (current, {current_label}) of het volgende (next, {next_label}).")

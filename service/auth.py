@@ -71,7 +71,7 @@ _SIGNATURE_TEXT = re.compile(r"v1=[0-9a-f]{64}")
 
 def _user_id_header(name: str, value: str) -> int:
     if not _ID_TEXT.fullmatch(value) or int(value) > MAX_ID:
-        raise _unauthorized("auth_malformed", f"{name} must be a WordPress user ID (digits)")
+        raise _unauthorized("auth_malformed", f"De LOP-service weigert de aanvraag: {name} moet een WordPress-gebruikers-ID zijn (cijfers).")
     return int(value)
 
 
@@ -83,9 +83,9 @@ def verify_signed_request() -> Caller:
     timestamp, nonce, user = headers[H_TIMESTAMP], headers[H_NONCE], headers[H_USER]
     switched = headers.get(H_SWITCHED_FROM, "")
     if not _TIMESTAMP_TEXT.fullmatch(timestamp):
-        raise _unauthorized("auth_malformed", f"{H_TIMESTAMP} must be Unix seconds")
+        raise _unauthorized("auth_malformed", f"De LOP-service weigert de aanvraag: {H_TIMESTAMP} moet een Unix-tijd in seconden zijn.")
     if not NONCE_PATTERN.fullmatch(nonce):
-        raise _unauthorized("auth_malformed", f"{H_NONCE} must be 16-64 characters of A-Z a-z 0-9 _ -")
+        raise _unauthorized("auth_malformed", f"De LOP-service weigert de aanvraag: {H_NONCE} moet 16 tot 64 tekens A-Z a-z 0-9 _ - zijn.")
     user_id = _user_id_header(H_USER, user)
     switched_from = _user_id_header(H_SWITCHED_FROM, switched) if switched else None
 
@@ -93,15 +93,16 @@ def verify_signed_request() -> Caller:
     canonical = canonical_string(timestamp, nonce, request.method, raw_path_and_query(), user, switched, body)
     given = headers[H_SIGNATURE]
     if not _SIGNATURE_TEXT.fullmatch(given):
-        raise _unauthorized("auth_malformed", f"{H_SIGNATURE} must be v1= and 64 lower-case hex digits")
+        raise _unauthorized("auth_malformed", f"De LOP-service weigert de aanvraag: {H_SIGNATURE} moet v1= en 64 kleine hexadecimale cijfers zijn.")
     if not any(hmac.compare_digest(signature(secret, canonical), given) for secret in runtime().config.shared_secrets):
-        raise _unauthorized("auth_bad_signature", "the signature does not match this request")
+        raise _unauthorized("auth_bad_signature", "De LOP-service weigert de aanvraag: de handtekening klopt niet (controleer LOP_SIDECAR_SECRET in wp-config.php).")
 
     now = int(time.time())
     if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
-        raise _unauthorized("auth_stale", f"timestamp is more than {MAX_CLOCK_SKEW_SECONDS} s off the server's clock")
+        raise _unauthorized("auth_stale", f"De LOP-service weigert de aanvraag: de klok van WordPress wijkt meer dan {MAX_CLOCK_SKEW_SECONDS // 60} minuten af van die "
+                            "van de LOP-service. Controleer de tijdsynchronisatie (NTP) van beide machines.")
     if not remember_nonce(db(), runtime().network_tables, nonce, now, _prune_due(now)):
-        raise _unauthorized("auth_replay", "this nonce was used before")
+        raise _unauthorized("auth_replay", "De LOP-service weigert de aanvraag: deze aanvraag werd al eens ontvangen (herhaalde nonce).")
     return Caller(user_id, switched_from)
 
 
@@ -133,7 +134,7 @@ class SiteAccess:
 
     def require(self, *roles: Role) -> "SiteAccess":
         if self.role not in roles:
-            raise ApiError(403, "forbidden", "your role on this site does not allow this")
+            raise ApiError(403, "forbidden", "Je rol op deze site laat dit niet toe.")
         return self
 
     def actor(self, source: str = "api") -> Actor:
@@ -178,7 +179,7 @@ def _check_network_switch(conn, user: WpUser, operator: bool, switched_from: int
     rt = runtime()
     original = load_user(conn, rt.network, switched_from)
     refused = ApiError(403, "switch_not_allowed",
-                       "switching goes only from an operator or a site's LOP expert to a school admin of that site")
+                       "Enkel een beheerder of de LOP-deskundige van een site kan overschakelen naar een schoolbeheerder van die site.")
     if original is None or operator:
         raise refused
     slugs = rt.config.role_slugs
@@ -200,26 +201,26 @@ def site_access(site_id: int) -> SiteAccess:
     loaded = load_site_and_user(conn, rt.network, site_id, who.user_id)
     site = loaded.site
     if site is None or not site.enabled:
-        raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
+        raise ApiError(404, "site_not_found", f"Site {site_id} is geen LOP-site.")
     if site.schema_version < SITE_SCHEMA_VERSION:
-        raise ApiError(503, "schema_outdated", f"site {site_id}'s tables are not up to date: run lop-sidecar migrate")
+        raise ApiError(503, "schema_outdated", f"De tabellen van site {site_id} zijn niet bijgewerkt: de technische beheerder moet lop-sidecar migrate uitvoeren.")
     tables = site_tables(site.prefix)
     if who.user_id == 0:
         if not site.live:
-            raise ApiError(404, "site_not_found", f"site {site_id} is geen actieve LOP-site")
+            raise ApiError(404, "site_not_found", f"Site {site_id} is geen actieve LOP-site.")
         return SiteAccess(site, tables, None, None, None)
     if loaded.user is None:
-        raise ApiError(403, "user_unknown", f"user {who.user_id} does not exist")
+        raise ApiError(403, "user_unknown", f"Gebruiker {who.user_id} bestaat niet.")
     if who.switched_from is not None:
         original = load_site_and_user(conn, rt.network, site_id, who.switched_from)
         if original.role(rt.config.role_slugs) not in MANAGERS:
             raise ApiError(403, "switch_not_allowed",
-                           "only an operator or the site's LOP expert may act as another user")
+                           "Enkel een beheerder of de LOP-deskundige van deze site mag als een andere gebruiker werken.")
     role = loaded.role(rt.config.role_slugs)
     if role is None:
-        raise ApiError(403, "forbidden", "you have no role on this site")
+        raise ApiError(403, "forbidden", "Je hebt geen rol op deze site.")
     if who.switched_from is not None and role is not Role.SCHOOL_ADMIN:
-        raise ApiError(403, "switch_not_allowed", "switching goes only to a school admin of this site, never up")
+        raise ApiError(403, "switch_not_allowed", "Overschakelen kan enkel naar een schoolbeheerder van deze site.")
     if not site.live:
         _refuse_inactive(site, role)
     return SiteAccess(site, tables, loaded.user, role, who.switched_from)
@@ -233,7 +234,7 @@ def _refuse_inactive(site: WpSite, role: Role) -> None:
     """An archived, spam or deleted site is not live: nobody but operators sees it, and they only read
     (the log and the exports stay reachable)."""
     if role is not Role.OPERATOR:
-        raise ApiError(404, "site_not_found", f"site {site.id} is geen actieve LOP-site")
+        raise ApiError(404, "site_not_found", f"Site {site.id} is geen actieve LOP-site.")
     if request.method not in _READS:
-        raise ApiError(409, "site_inactive", f"site {site.id} is {_STATUS_NL[site.status]} in WordPress: "
-                                             "er kan niets meer gewijzigd worden, enkel gelezen")
+        raise ApiError(409, "site_inactive", f"Site {site.id} is {_STATUS_NL[site.status]} in WordPress: "
+                                             "er kan niets meer gewijzigd worden, enkel gelezen.")

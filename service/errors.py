@@ -63,6 +63,69 @@ def problem(status: int, code: str, detail: str, *, errors: list[dict] | None = 
     return response
 
 
+# marshmallow's and webargs' messages (English) as the plugin shows them: Dutch. Fixed texts by lookup,
+# the formatted ones (Range, Length, OneOf) by pattern; anything unknown passes unchanged.
+_DUTCH = {
+    "Missing data for required field.": "Verplicht veld.",
+    "Field may not be null.": "Mag niet leeg (null) zijn.",
+    "Invalid value.": "Ongeldige waarde.",
+    "Invalid type.": "Ongeldig type.",
+    "Invalid input type.": "Ongeldig type invoer.",
+    "Unknown field.": "Onbekend veld.",
+    "Not a valid list.": "Geen geldige lijst.",
+    "Not a valid tuple.": "Geen geldige reeks.",
+    "Not a valid string.": "Geen geldige tekst.",
+    "Not a valid utf-8 string.": "Geen geldige UTF-8-tekst.",
+    "Not a valid number.": "Geen geldig getal.",
+    "Number too large.": "Getal te groot.",
+    "Not a valid integer.": "Geen geldig geheel getal.",
+    "Special numeric values (nan or infinity) are not permitted.": "Speciale getallen (nan, oneindig) zijn niet toegelaten.",
+    "Not a valid boolean.": "Geen geldige waarde: true of false.",
+    "Not a valid date.": "Geen geldige datum: geef een datum als 2027-03-02.",
+    "Not a valid datetime.": "Geen geldige datum en uur: geef een datum en uur als 2027-03-02T09:00.",
+    "Not a valid email address.": "Geen geldig e-mailadres.",
+    "Not a valid URL.": "Geen geldige URL.",
+    "Not a valid UUID.": "Geen geldige UUID.",
+    "Not a valid mapping type.": "Geen geldig object.",
+}
+_DUTCH_PATTERNS = [
+    (re.compile(r"Must be greater than or equal to (\S+) and less than or equal to (\S+)\."), r"Moet tussen \1 en \2 liggen."),
+    (re.compile(r"Must be greater than or equal to (\S+)\."), r"Moet minstens \1 zijn."),
+    (re.compile(r"Must be less than or equal to (\S+)\."), r"Mag hoogstens \1 zijn."),
+    (re.compile(r"Must be greater than (\S+)\."), r"Moet groter zijn dan \1."),
+    (re.compile(r"Must be less than (\S+)\."), r"Moet kleiner zijn dan \1."),
+    (re.compile(r"Shorter than minimum length (\S+)\."), r"Te kort: minstens \1 tekens."),
+    (re.compile(r"Longer than maximum length (\S+)\."), r"Te lang: hoogstens \1 tekens."),
+    (re.compile(r"Length must be between (\S+) and (\S+)\."), r"Lengte tussen \1 en \2."),
+    (re.compile(r"Length must be (\S+)\."), r"Lengte moet \1 zijn."),
+    (re.compile(r"Must be one of: (.*)\.", re.DOTALL), r"Moet een van deze zijn: \1."),
+]
+
+
+def dutch(message: str) -> str:
+    if message in _DUTCH:
+        return _DUTCH[message]
+    for pattern, replacement in _DUTCH_PATTERNS:
+        if pattern.fullmatch(message):
+            return pattern.sub(replacement, message)
+    return message
+
+
+# The detail of an HTTP error that carries no message of ours.
+_STATUS_DETAILS = {
+    400: "De aanvraag is ongeldig.",
+    401: "De aanvraag is niet ondertekend.",
+    403: "Dit mag je niet.",
+    404: "Dit bestaat niet.",
+    405: "Deze methode is hier niet toegelaten.",
+    406: "Dit formaat kan niet geleverd worden.",
+    409: "Dit botst met de huidige toestand.",
+    413: "De aanvraag is te groot.",
+    415: "Dit type inhoud wordt niet aanvaard.",
+    429: "Te veel aanvragen: probeer het straks opnieuw.",
+}
+
+
 def flatten_validation_messages(messages, path: str = "") -> list[dict]:
     """webargs/marshmallow nest messages by location and field; list them as ``{"field", "message"}``."""
     errors: list[dict] = []
@@ -79,12 +142,12 @@ def flatten_validation_messages(messages, path: str = "") -> list[dict]:
             errors.extend(flatten_validation_messages(value, joined))
     elif isinstance(messages, (list, tuple)):
         if all(isinstance(m, str) for m in messages):
-            errors.extend({"field": path or None, "message": m} for m in messages)
+            errors.extend({"field": path or None, "message": dutch(m)} for m in messages)
         else:
             for item in messages:
                 errors.extend(flatten_validation_messages(item, path))
     else:
-        errors.append({"field": path or None, "message": str(messages)})
+        errors.append({"field": path or None, "message": dutch(str(messages))})
     return errors
 
 
@@ -95,9 +158,9 @@ def http_exception_problem(error: HTTPException):
     if status == 422 and messages:
         errors = flatten_validation_messages(messages)
         fields = ", ".join(sorted({e["field"] for e in errors if e.get("field")}))
-        detail = f"invalid request: {fields}" if fields else "invalid request"
+        detail = f"Ongeldige aanvraag: {fields}." if fields else "Ongeldige aanvraag."
         return problem(422, "validation_failed", detail, errors=errors)
-    detail = data.get("message") or (error.description or HTTPStatus(status).phrase)
+    detail = data.get("message") or _STATUS_DETAILS.get(status) or HTTPStatus(status).phrase
     headers = dict(error.get_headers()) if status == 405 else None
     if headers:
         headers = {k: v for k, v in headers.items() if k.lower() == "allow"}
@@ -171,7 +234,7 @@ def _database_error(error: DBAPIError):
         return _unexpected(error)
     # Nothing was written (the transaction rolled back); the caller may retry.
     log.warning("database unavailable: %s (request %s)", type(getattr(error, "orig", error)).__name__, g.get("request_id"))
-    return problem(503, "database_unavailable", "the database did not answer; nothing was changed, try again",
+    return problem(503, "database_unavailable", "De databank antwoordt niet: er is niets gewijzigd. Probeer het over enkele seconden opnieuw.",
                    headers={"Retry-After": "5"})
 
 
@@ -181,4 +244,4 @@ def _unexpected(error: Exception):
     frames = "; ".join(f"{f.filename.rsplit('/', 2)[-1]}:{f.lineno} {f.name}" for f in traceback.extract_tb(error.__traceback__)[-6:])
     said = f": {describe_database_error(error)}" if isinstance(error, DBAPIError) else ""
     log.error("unhandled %s%s (request %s) at %s", type(error).__name__, said, g.get("request_id"), frames)
-    return problem(500, "internal_error", "the service failed to handle this request; it has been logged")
+    return problem(500, "internal_error", "Er ging iets mis in de LOP-service; de fout werd gelogd. Probeer het later opnieuw.")

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
 from rules.rights import FIELD_PERMISSIONS, Evaluation, RightsSettings, evaluate
 from rules.roles import MANAGERS, Role
+from rules.wording import FIELD_NAMES, field_list, moment, refusal
 from wp_bridge.schools import linked_school_ids
 from wp_bridge.settings import site_rights_settings
 from wp_bridge.sites import WpSite
 from wp_bridge.tables import SiteTables
 
 from .errors import ApiError
+
+BRUSSELS = ZoneInfo("Europe/Brussels")
 
 
 @dataclass(frozen=True)
@@ -24,6 +28,7 @@ class Rights:
     settings: RightsSettings
     linked: frozenset[int]
     now: dt.datetime  # aware
+    tz: ZoneInfo = BRUSSELS  # for the moments in refusals
 
     @classmethod
     def load(cls, conn: Connection, site: WpSite, tables: SiteTables, role: Role | None, user_id: int,
@@ -31,15 +36,17 @@ class Rights:
         """The settings come with ``site`` (read in the request's transaction); only a school admin's
         linked schools take a query."""
         settings = site_rights_settings(site)
+        from .runtime import runtime  # the service's runtime; this module is also imported outside requests
+
         linked = frozenset(linked_school_ids(conn, tables, user_id)) if role is Role.SCHOOL_ADMIN else frozenset()
-        return cls(role, user_id, settings, linked, now or dt.datetime.now(dt.timezone.utc))
+        return cls(role, user_id, settings, linked, now or dt.datetime.now(dt.timezone.utc), runtime().config.tz)
 
     def can_see(self, school_id: int) -> bool:
         return self.role in MANAGERS or school_id in self.linked
 
     def require_school(self, school_id: int) -> None:
         if not self.can_see(school_id):
-            raise ApiError(403, "forbidden", "this school is not linked to you")
+            raise ApiError(403, "forbidden", "Je bent geen beheerder van deze school.")
 
     def evaluate(self, school_id: int, year: str, rights_type: str) -> Evaluation:
         return evaluate(self.role, school_id in self.linked, year, rights_type, self.settings, self.now)
@@ -50,13 +57,23 @@ class Rights:
 
     def require_fields(self, school_id: int, year: str, rights_type: str, fields) -> None:
         allowed = set(self.editable_fields(school_id, year, rights_type))
-        forbidden = sorted(set(fields) - allowed)
+        forbidden = [name for name in FIELD_NAMES if name in set(fields) - allowed]
         if forbidden:
-            raise ApiError(403, "rights_forbidden_fields",
-                           f"you may not change {', '.join(forbidden)} of this offering now",
-                           errors=[{"field": name, "message": "not allowed by the rights for this period"}
-                                   for name in forbidden])
+            errors = [{"field": name, "message": refusal(FIELD_PERMISSIONS[name])
+                       + self._from_when(school_id, year, rights_type, FIELD_PERMISSIONS[name]) + "."} for name in forbidden]
+            detail = errors[0]["message"] if len(errors) == 1 else f"Je mag {field_list(forbidden)} nu niet wijzigen."
+            raise ApiError(403, "rights_forbidden_fields", detail, errors=errors)
 
     def require_permission(self, school_id: int, year: str, rights_type: str, permission: str) -> None:
         if permission not in self.evaluate(school_id, year, rights_type).permissions:
-            raise ApiError(403, "rights_forbidden", f"{permission} is not allowed for this school and period")
+            raise ApiError(403, "rights_forbidden", refusal(permission)
+                           + self._from_when(school_id, year, rights_type, permission) + ".")
+
+    def _from_when(self, school_id: int, year: str, rights_type: str, permission: str) -> str:
+        """", dat kan vanaf 20/12/2026 09:00" when the permission comes by itself at the free-registration
+        start; nothing when it does not."""
+        changes_at = self.evaluate(school_id, year, rights_type).changes_at
+        if changes_at is None:
+            return ""
+        later = evaluate(self.role, school_id in self.linked, year, rights_type, self.settings, changes_at)
+        return f"; dat kan vanaf {moment(changes_at, self.tz)}" if permission in later.permissions else ""

@@ -4,6 +4,7 @@ import pytest
 
 from service import create_app
 from tests.conftest import make_config
+from wp_bridge.migrations import NETWORK_SCHEMA_VERSION
 
 
 def test_health_reports_ok_and_versions(app):
@@ -11,7 +12,7 @@ def test_health_reports_ok_and_versions(app):
     assert response.status_code == 200
     body = response.json
     assert body["status"] == "ok" and body["database"] == "ok"
-    assert body["schema_version"] == 1
+    assert body["schema_version"] == NETWORK_SCHEMA_VERSION == 2
     assert body["version"]
 
 

@@ -80,10 +80,10 @@ def test_local_times_across_daylight_saving(local, utc):
 
 
 @pytest.mark.parametrize("local, message", [
-    ("2027-03-28T02:30", "does not exist"),  # skipped by the spring change
-    ("2027-10-31T02:30", "ambiguous"),  # happens twice in autumn
-    ("2027-03-01", "needs a time"),
-    ("1 maart", "not an ISO"),
+    ("2027-03-28T02:30", "bestaat niet"),  # skipped by the spring change
+    ("2027-10-31T02:30", "komt twee keer voor"),  # happens twice in autumn
+    ("2027-03-01", "heeft geen uur"),
+    ("1 maart", "geen geldige datum en uur"),
 ])
 def test_impossible_local_times_are_refused(local, message):
     with pytest.raises(ValueError, match=message):

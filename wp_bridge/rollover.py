@@ -83,7 +83,8 @@ def roll_one_year(conn: Connection, t: SiteTables, site_id: int, prefix: str, ol
     o = t.offerings
     counts = year_counts(conn, t, [old_current, new_current, new_next])
     if any(c[new_next] for c in counts.values()):
-        raise Conflict("rollover_blocked", f"offerings for {new_next} exist already; remove them before rolling over")
+        raise Conflict("rollover_blocked", f"Er bestaan al opleidingen voor {new_next}: verwijder die eerst, "
+                                           "dan kan de overgang naar het nieuwe schooljaar.")
     conn.execute(delete(o).where(o.c.school_year == old_current))
     now = utcnow()
     copied = [o.c.school_id, o.c.admgr_code, *[o.c[f] for f in KEPT_FIELDS]]

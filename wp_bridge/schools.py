@@ -67,7 +67,7 @@ def get_school(conn: Connection, t: SiteTables, school_id: int) -> dict | None:
 def require_school(conn: Connection, t: SiteTables, school_id: int) -> dict:
     school = get_school(conn, t, school_id)
     if school is None:
-        raise NotFound("school_not_found", f"school {school_id} does not exist on this site")
+        raise NotFound("school_not_found", f"School {school_id} bestaat niet op deze site.")
     return school
 
 
@@ -90,7 +90,7 @@ def _check_vestigingen_free(conn: Connection, t: SiteTables, vestigingen: list[V
         inst, vest, other_id, other_name = taken[0]
         raise Conflict(
             "vestiging_taken",
-            f"vestiging {format_instellingsnummer(inst)}-{vest} already belongs to school {other_id} ({other_name})",
+            f"Vestiging {format_instellingsnummer(inst)}-{vest} hoort al bij school {other_id} ({other_name}).",
         )
 
 
@@ -155,7 +155,7 @@ def delete_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, s
     if offerings and not force:
         raise Conflict(
             "school_has_offerings",
-            f"school {school_id} still has {len(offerings)} offerings; delete them first or pass force=true",
+            f"School {school_id} heeft nog {len(offerings)} opleidingen: verwijder die eerst, of bevestig met force=true.",
         )
     admins = conn.execute(
         select(func.count()).select_from(t.school_admins).where(t.school_admins.c.school_id == school_id)

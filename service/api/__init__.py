@@ -129,8 +129,8 @@ def json_body() -> dict:
     """The request body as a JSON object, or 422 naming the body."""
     data = request.get_json(silent=True)
     if not isinstance(data, dict):
-        raise ApiError(422, "validation_failed", "the body must be a JSON object",
-                       errors=[{"field": None, "location": "body", "message": "expected a JSON object"}])
+        raise ApiError(422, "validation_failed", "De inhoud van de aanvraag moet een JSON-object zijn.",
+                       errors=[{"field": None, "location": "body", "message": "Verwacht een JSON-object."}])
     return data
 
 

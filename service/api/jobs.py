@@ -65,12 +65,12 @@ class RunsQuerySchema(Schema):
 
 def _who() -> tuple[bool, set[int]]:
     """(is operator, the sites where the caller is LOP expert); 403 for anyone else."""
-    who = network_caller("only operators and LOP experts see jobs")
+    who = network_caller("Enkel beheerders en LOP-deskundigen zien de taken.")
     if who.operator:
         return True, set()
     expert_sites = {site for site, role in who.roles().items() if role is Role.LOP_EXPERT}
     if not expert_sites:
-        raise ApiError(403, "forbidden", "only operators and LOP experts see jobs")
+        raise ApiError(403, "forbidden", "Enkel beheerders en LOP-deskundigen zien de taken.")
     return False, expert_sites
 
 
@@ -111,8 +111,8 @@ def _refuse_early(job: str, site, dry_run: bool, options: dict) -> None:
             raise ApiError(409, "rollover_not_due", f"Het schooljaar {site.current_school_year} loopt tot "
                            f"{due:%d/%m/%Y}: de overgang naar het nieuwe schooljaar kan pas vanaf die dag.")
     if job == "free-places-snapshot" and options.get("date") and dt.date.fromisoformat(options["date"]) > today:
-        raise ApiError(422, "validation_failed", "date: een momentopname van een dag in de toekomst kan niet",
-                       errors=[{"field": "date", "message": "een dag in de toekomst"}])
+        raise ApiError(422, "validation_failed", "date: een momentopname van een dag in de toekomst kan niet.",
+                       errors=[{"field": "date", "message": "Een dag in de toekomst kan niet."}])
 
 
 def queue_run(job: str, site_id: int | None, *, dry_run: bool = False, options: dict | None = None) -> int:
@@ -120,15 +120,17 @@ def queue_run(job: str, site_id: int | None, *, dry_run: bool = False, options: 
     age, _next = _scheduler_state(db())
     if age is None or age > HEARTBEAT_FRESH_SECONDS:
         raise ApiError(503, "scheduler_unavailable",
-                       "no scheduler process is running (lop-sidecar scheduler): the run would not start")
+                       "De planner van de LOP-service draait niet (lop-sidecar scheduler): de taak zou niet starten. "
+                       "Verwittig de technische beheerder.")
     with named_lock(runtime().engine, f"queue:{job}:{site_id}", timeout=5) as locked:
         if not locked:
-            raise ApiError(503, "database_unavailable", "could not queue the run now; try again", headers={"Retry-After": "5"})
+            raise ApiError(503, "database_unavailable", "De taak kon nu niet ingepland worden: probeer het over enkele seconden opnieuw.", headers={"Retry-After": "5"})
         with write_transaction() as conn:
             existing = active_run(conn, runtime().network_tables, job, site_id)
             if existing is not None:
-                raise ApiError(409, "job_already_running", f"run {existing.id} of {job} is already {existing.status}",
-                               errors=[{"field": None, "message": "already active", "run_id": int(existing.id)}])
+                state = "in de wachtrij" if existing.status == "queued" else "bezig"
+                raise ApiError(409, "job_already_running", f"Taak {job} is al {state} (uitvoering {existing.id}).",
+                               errors=[{"field": None, "message": "Loopt al.", "run_id": int(existing.id)}])
             return insert_run(conn, runtime().network_tables, job=job, site_id=site_id, trigger="api",
                               requested_by=caller().user_id, status="queued", dry_run=dry_run, options=options or {})
 
@@ -141,7 +143,7 @@ def start_run(job):
     operator, expert_sites = _who()
     spec = get_job(job)
     if spec is None:
-        raise ApiError(404, "job_not_found", f"there is no job {job!r}")
+        raise ApiError(404, "job_not_found", f"Er bestaat geen taak {job!r}.")
     body = json_body()
     site_id = body.pop("site", None)
     dry_run = body.pop("dry_run", False)
@@ -160,11 +162,11 @@ def start_run(job):
         raise ApiError(422, code, "; ".join(e["message"] for e in errors),
                        errors=[{k: v for k, v in e.items() if k != "code"} for e in errors])
     if not operator and not (spec.expert_may_start and site_id in expert_sites):
-        raise ApiError(403, "forbidden", "LOP experts may start only per-site jobs, for their own site")
+        raise ApiError(403, "forbidden", "Een LOP-deskundige kan enkel taken van de eigen site starten.")
     if spec.site_scoped:
         site = runtime().network.get_site(db(), site_id)
         if site is None or not site.enabled:
-            raise ApiError(404, "site_not_found", f"site {site_id} is not a LOP site")
+            raise ApiError(404, "site_not_found", f"Site {site_id} is geen LOP-site.")
         _refuse_early(job, site, dry_run, options)
     run_id = queue_run(job, site_id, dry_run=dry_run, options=options)
     return {"id": run_id, "status": "queued"}, 202
@@ -179,7 +181,7 @@ def runs(query):
     sites = None if operator else sorted(expert_sites)
     if query["site"] is not None:
         if not operator and query["site"] not in expert_sites:
-            raise ApiError(403, "forbidden", "not your site")
+            raise ApiError(403, "forbidden", "Dit is niet jouw site.")
         sites = [query["site"]]
     rows = list_runs(db(), runtime().network_tables, job=query["job"], site_ids=sites, status=query["status"],
                      limit=query["limit"])
@@ -192,6 +194,6 @@ def run(run_id):
     operator, expert_sites = _who()
     row = get_run(db(), runtime().network_tables, run_id)
     if row is None or not operator and row.site_id not in expert_sites:
-        raise ApiError(404, "run_not_found", f"run {run_id} does not exist")
+        raise ApiError(404, "run_not_found", f"Uitvoering {run_id} bestaat niet.")
     return run_json(row)
 

@@ -80,8 +80,8 @@ def _cursor_id(cursor: str | None) -> int | None:
             raise ValueError("not an id")
         return before
     except (ValueError, KeyError, TypeError, RecursionError):
-        raise ApiError(422, "validation_failed", "cursor: not a cursor from this log",
-                       errors=[{"field": "cursor", "location": "query", "message": "not a cursor from this log"}]) from None
+        raise ApiError(422, "validation_failed", "cursor: geen cursor van dit logboek.",
+                       errors=[{"field": "cursor", "location": "query", "message": "Geen cursor van dit logboek."}]) from None
 
 
 def _cursor(before_id: int | None) -> str | None:

@@ -56,7 +56,7 @@ class SchoolSchema(Schema):
         pairs = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in data.get("vestigingen") or []
                  if "instellingsnummer" in v and "vestigingsnummer" in v]
         if len(set(pairs)) != len(pairs):
-            raise ValidationError("the same vestiging is listed twice", "vestigingen")
+            raise ValidationError("Dezelfde vestiging staat er twee keer in.", "vestigingen")
 
 
 class SchoolPatchSchema(SchoolSchema):
@@ -103,7 +103,7 @@ class School(MethodView):
     @responds(blp, 200, SchoolSchema)
     def get(self, site_id, school_id, access):
         if not access.is_manager and school_id not in linked_school_ids(db(), access.tables, access.user.id):
-            raise ApiError(403, "forbidden", "this school is not linked to you")
+            raise ApiError(403, "forbidden", "Je bent geen beheerder van deze school.")
         return require_school(db(), access.tables, school_id)
 
     @with_site(*MANAGERS)

@@ -73,10 +73,10 @@ class Settings(MethodView):
         automatic = body.pop("automatic_rollover", None)
         settings, errors = settings_from_json(body, runtime().config.tz)
         if automatic is not None and not isinstance(automatic, bool):
-            errors.append({"field": "automatic_rollover", "message": "true or false"})
+            errors.append({"field": "automatic_rollover", "message": "true of false."})
         if errors:
             raise ApiError(422, "validation_failed",
-                           "invalid settings: " + ", ".join(str(e["field"]) for e in errors), errors=errors)
+                           "Ongeldige instellingen: " + ", ".join(str(e["field"]) for e in errors) + ".", errors=errors)
         with write_transaction() as conn:
             save_settings(conn, access.site.prefix, site_id, access.actor(), settings, automatic)
         effects = WordPressEffects()
@@ -106,16 +106,16 @@ def rights(query, site_id, access):
     user, role = access.user, access.role
     if query["as_user"] is not None and query["as_user"] != access.user.id:
         if not access.is_manager:
-            raise ApiError(403, "forbidden", "only operators and LOP experts may preview another user's rights")
+            raise ApiError(403, "forbidden", "Enkel beheerders en LOP-deskundigen kunnen de rechten van iemand anders bekijken.")
         previewed = load_site_and_user(conn, runtime().network, site_id, query["as_user"])
         if previewed.user is None:
-            raise ApiError(422, "validation_failed", f"user {query['as_user']} does not exist",
-                           errors=[{"field": "as_user", "message": "no such user"}])
+            raise ApiError(422, "validation_failed", f"Gebruiker {query['as_user']} bestaat niet.",
+                           errors=[{"field": "as_user", "message": "Deze gebruiker bestaat niet."}])
         user, role = previewed.user, previewed.role(runtime().config.role_slugs)
     school = require_school(conn, access.tables, query["school"])
     rights_ = Rights.load(conn, access.site, access.tables, role, user.id, query["at"])
     if role not in MANAGERS and not rights_.can_see(school["id"]):
-        raise ApiError(403, "forbidden", "this school is not linked to that user")
+        raise ApiError(403, "forbidden", "Deze gebruiker is geen beheerder van deze school.")
     types = {}
     for rights_type in types_of_school(school["type"]):
         evaluation = rights_.evaluate(school["id"], year, rights_type)

@@ -38,7 +38,7 @@ def list_sites():
     roles = {site.id: Role.OPERATOR for site in sites} if who.operator else who.roles()
     visible = [{**site.as_json(), "role": str(roles[site.id])} for site in sites if site.id in roles]
     if not visible:
-        raise ApiError(403, "forbidden", "you have no role on any LOP site")
+        raise ApiError(403, "forbidden", "Je hebt geen rol op een LOP-site.")
     return {"sites": visible}
 
 
@@ -47,10 +47,10 @@ def list_sites():
 def purge(site_id):
     """Operators: archive the log of a site WordPress deleted, then drop its LOP tables (the plugin calls this
     from WordPress's ``wp_delete_site`` action). 409 ``site_exists`` while WordPress still has the site."""
-    who = network_caller("enkel operatoren kunnen een site opruimen")
+    who = network_caller("Enkel operatoren kunnen een site opruimen.")
     if not who.operator:
-        raise ApiError(403, "forbidden", "enkel operatoren kunnen een site opruimen")
+        raise ApiError(403, "forbidden", "Enkel operatoren kunnen een site opruimen.")
     refuse_purge_of_existing_site(db(), runtime().network, site_id)
     if not site_table_names(db(), runtime().network, site_id):
-        raise ApiError(404, "site_not_found", f"site {site_id} heeft geen LOP-tabellen: er is niets op te ruimen")
+        raise ApiError(404, "site_not_found", f"Site {site_id} heeft geen LOP-tabellen: er is niets op te ruimen.")
     return {"id": queue_run("site-purge", site_id), "status": "queued"}, 202
