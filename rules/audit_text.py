@@ -34,6 +34,9 @@ SOURCES = {
     "rollover": "overgang schooljaar",
     "free-places-snapshot": "momentopname vrije plaatsen",
     "site-purge": "opruiming site",
+    "mail-outbox": "e-mailverzending",
+    "prune-nonces": "onderhoud",
+    "prune-job-runs": "onderhoud",
 }
 
 ROLES = {

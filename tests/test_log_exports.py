@@ -62,7 +62,7 @@ def test_filters(client, rt, users, school):
     now = utcnow()
     insert_log(rt, 5, start=now - dt.timedelta(days=10), user_id=users.operator, action="create", entity="school")
     insert_log(rt, 3, start=now - dt.timedelta(days=1), user_id=users.expert2, school_id=school)
-    get = lambda q: client.get(f"/api/v1/sites/{SITE}/log?{q}", user=users.expert2).json["entries"]  # noqa: E731
+    get = lambda q: client.get(f"/api/v1/sites/{SITE}/log?{q}", user=users.expert2).json["entries"]
     assert len(get(f"school={school}")) == 4  # 3 + the creation of the school
     assert len(get(f"user={users.operator}&entity=school")) == 5
     assert len(get("action=create&entity=school")) == 6
@@ -171,7 +171,7 @@ def test_local_export_times_equal_a_full_time_zone_conversion(instants, zone):
 
     tz = ZoneInfo(zone)
     texts = [instant.strftime("%Y-%m-%d %H:%M:%S") for instant in instants]
-    expected = [dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%d/%m/%Y %H:%M:%S")
+    expected = [dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).astimezone(tz).strftime("%d/%m/%Y %H:%M:%S")
                 for text in texts]
     assert [row[0] for row in log_rows([_log_row(n, t) for n, t in enumerate(texts)], tz, {}, {})] == expected
 
@@ -179,7 +179,7 @@ def test_local_export_times_equal_a_full_time_zone_conversion(instants, zone):
 def test_export_streams_in_keyset_batches(rt, users, school):
     from sqlalchemy import event
 
-    import wp_bridge.audit_read as audit_read
+    from wp_bridge import audit_read
 
     insert_log(rt, 25, school_id=school)
     statements = []

@@ -49,7 +49,7 @@ def _instant(value: str, name: str, *, end: bool) -> dt.datetime | None:
             day = dt.date.fromisoformat(value) + dt.timedelta(days=1 if end else 0)
             local = dt.datetime.combine(day, dt.time(), tz)
         else:
-            local = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            local = dt.datetime.fromisoformat(value)  # Python 3.11 reads a trailing Z
             if local.tzinfo is None:
                 local = local.replace(tzinfo=tz)
     except OverflowError:
@@ -58,7 +58,7 @@ def _instant(value: str, name: str, *, end: bool) -> dt.datetime | None:
         raise ApiError(422, "validation_failed", f"{name}: geen datum of ISO-datum-tijd",
                        errors=[{"field": name, "location": "query", "message": "geen datum of ISO-datum-tijd"}]) from None
     try:
-        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
     except OverflowError:
         return None
 
@@ -96,7 +96,7 @@ def entry_json(row) -> dict:
     ``school_name`` the name when the entry was written (entries from before that was stored: the name now);
     ``offering`` what the entry was about at the time (null for other entries and for older ones)."""
     tz = runtime().config.tz
-    occurred = row.occurred_at.replace(tzinfo=dt.timezone.utc)
+    occurred = row.occurred_at.replace(tzinfo=dt.UTC)
     return {
         "id": int(row.id),
         "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
@@ -174,12 +174,12 @@ def log_rows(rows, tz, people: dict, schools: dict, *, archive: bool = False, da
 def local_hour_text(utc_hour: str, tz) -> str | None:
     """The local "YYYY-MM-DD HH" of a UTC "YYYY-MM-DD HH", or None where the offset is not whole hours (then
     minutes and seconds do not carry over unchanged)."""
-    instant = dt.datetime.fromisoformat(utc_hour + ":00").replace(tzinfo=dt.timezone.utc).astimezone(tz)
+    instant = dt.datetime.fromisoformat(utc_hour + ":00").replace(tzinfo=dt.UTC).astimezone(tz)
     return instant.strftime("%Y-%m-%d %H") if instant.utcoffset() % dt.timedelta(hours=1) == dt.timedelta(0) else None
 
 
 def local_time_text(utc_text: str, tz) -> str:
-    return dt.datetime.fromisoformat(utc_text).replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromisoformat(utc_text).replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @blp.route("/sites/<int:site_id>/log/export")
