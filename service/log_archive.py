@@ -11,7 +11,7 @@ from rules.spreadsheet import csv_chunks
 from wp_bridge.audit_read import LogFilter, NameBook, stream
 from wp_bridge.tables import SiteTables
 
-from .api.log import LOG_COLUMNS, log_rows
+from .api.log import ARCHIVE_HEADINGS, log_rows
 
 
 def write_log_archive(rt, tables: SiteTables, path: str, until: dt.datetime | None = None) -> tuple[int, int]:
@@ -29,8 +29,7 @@ def write_log_archive(rt, tables: SiteTables, path: str, until: dt.datetime | No
     book = NameBook(rt.engine, tables, rt.network.core)
     rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until), names=book))
     with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
-        for chunk in csv_chunks(["Log-ID"] + [c.heading for c in LOG_COLUMNS],
-                                log_rows(rows, rt.config.tz, book.people, book.schools, with_id=True)):
+        for chunk in csv_chunks(ARCHIVE_HEADINGS, log_rows(rows, rt.config.tz, book.people, book.schools, archive=True)):
             archive.write(chunk)
         archive.flush()
         raw.flush()

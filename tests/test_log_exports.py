@@ -62,7 +62,7 @@ def test_filters(client, rt, users, school):
     now = utcnow()
     insert_log(rt, 5, start=now - dt.timedelta(days=10), user_id=users.operator, action="create", entity="school")
     insert_log(rt, 3, start=now - dt.timedelta(days=1), user_id=users.expert2, school_id=school)
-    get = lambda q: client.get(f"/api/v1/sites/{SITE}/log?{q}", user=users.expert2).json["entries"]  # noqa: E731
+    get = lambda q: client.get(f"/api/v1/sites/{SITE}/log?{q}", user=users.expert2).json["entries"]
     assert len(get(f"school={school}")) == 4  # 3 + the creation of the school
     assert len(get(f"user={users.operator}&entity=school")) == 5
     assert len(get("action=create&entity=school")) == 6
@@ -98,10 +98,10 @@ def test_csv_export_is_excel_ready_and_escaped(client, rt, users, school):
     raw = response.get_data()
     assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
-    assert rows[0][:3] == ["Tijdstip (Brussel)", "Tijdstip (UTC)", "Gebruiker"]
+    assert rows[0][:3] == ["Tijdstip", "Gebruiker", "Naam"]
     assert len(rows) == 1 + 4
     assert rows[1][14] == "'=HYPERLINK(\"http://x\")"  # newest first; shown as text, never run
-    assert rows[-1][11] == "create"
+    assert rows[-1][11] == "toegevoegd"
 
 
 def test_xlsx_export_and_a_new_sheet_when_one_is_full(client, rt, users, school, monkeypatch):
@@ -114,7 +114,7 @@ def test_xlsx_export_and_a_new_sheet_when_one_is_full(client, rt, users, school,
     workbook = load_workbook(io.BytesIO(response.get_data()))
     assert workbook.sheetnames == ["Logbestand", "Logbestand (2)", "Logbestand (3)"]
     first = workbook["Logbestand"]
-    assert first.freeze_panes == "A2" and first["A1"].value == "Tijdstip (Brussel)" and first["A1"].font.bold
+    assert first.freeze_panes == "A2" and first["A1"].value == "Tijdstip" and first["A1"].font.bold
     values = [row for sheet in workbook for row in sheet.iter_rows(min_row=2, values_only=True)]
     assert len(values) == 7
     assert values[0][14] == "-1"  # a string cell: the text exactly, never a formula
@@ -141,7 +141,7 @@ def test_xlsx_parts_are_well_formed(client, rt, users, school):
 
 
 def _log_row(n: int, utc_text: str) -> tuple:
-    return (n, utc_text, 1, "x", "r", None, "api", None, "e", None, "a", None, None, None, None)
+    return (n, utc_text, 1, "x", "r", None, "api", None, "e", None, "a", None, None, None, None, None, None)
 
 
 def test_local_times_in_exports_follow_daylight_saving(rt, users):
@@ -150,11 +150,12 @@ def test_local_times_in_exports_follow_daylight_saving(rt, users):
     stamps = ["2027-03-28 00:59:59", "2027-03-28 01:00:00",  # spring change at 01:00 UTC
               "2027-10-31 00:59:59", "2027-10-31 01:00:00"]  # autumn change
     rows = [_log_row(n, stamp) for n, stamp in enumerate(stamps)]
-    assert [row[:2] for row in log_rows(rows, rt.config.tz, {}, {})] == [
-        ("2027-03-28 01:59:59", stamps[0]), ("2027-03-28 03:00:00", stamps[1]),
-        ("2027-10-31 02:59:59", stamps[2]), ("2027-10-31 02:00:00", stamps[3])]
-    as_datetimes = [row[:2] for row in log_rows(rows, rt.config.tz, {}, {}, datetimes=True)]
-    assert as_datetimes[1] == (dt.datetime(2027, 3, 28, 3), dt.datetime(2027, 3, 28, 1))
+    assert [row[0] for row in log_rows(rows, rt.config.tz, {}, {})] == [
+        "28/03/2027 01:59:59", "28/03/2027 03:00:00", "31/10/2027 02:59:59", "31/10/2027 02:00:00"]
+    as_datetimes = [row[0] for row in log_rows(rows, rt.config.tz, {}, {}, datetimes=True)]
+    assert as_datetimes[1] == dt.datetime(2027, 3, 28, 3)
+    archived = [row[:2] + row[16:17] for row in log_rows(rows, rt.config.tz, {}, {}, archive=True)]
+    assert archived[1] == (1, "28/03/2027 03:00:00", stamps[1])  # the archive keeps the stored UTC time too
 
 
 @settings(max_examples=300, deadline=None)
@@ -170,7 +171,7 @@ def test_local_export_times_equal_a_full_time_zone_conversion(instants, zone):
 
     tz = ZoneInfo(zone)
     texts = [instant.strftime("%Y-%m-%d %H:%M:%S") for instant in instants]
-    expected = [dt.datetime.fromisoformat(text).replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    expected = [dt.datetime.fromisoformat(text).replace(tzinfo=dt.UTC).astimezone(tz).strftime("%d/%m/%Y %H:%M:%S")
                 for text in texts]
     assert [row[0] for row in log_rows([_log_row(n, t) for n, t in enumerate(texts)], tz, {}, {})] == expected
 
@@ -178,7 +179,7 @@ def test_local_export_times_equal_a_full_time_zone_conversion(instants, zone):
 def test_export_streams_in_keyset_batches(rt, users, school):
     from sqlalchemy import event
 
-    import wp_bridge.audit_read as audit_read
+    from wp_bridge import audit_read
 
     insert_log(rt, 25, school_id=school)
     statements = []

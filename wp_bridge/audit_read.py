@@ -15,7 +15,8 @@ EXPORT_BATCH = 5000
 # comes as UTC text "YYYY-MM-DD HH:MM:SS": an export writes text, and building a datetime per row only to
 # format it again cost a fifth of a CSV export.
 STREAM_COLUMNS = ("id", "occurred_at", "user_id", "user_login", "user_role", "switched_from_user_id", "source",
-                  "school_id", "entity", "entity_id", "action", "field", "old_value", "new_value", "request_id")
+                  "school_id", "entity", "entity_id", "action", "field", "old_value", "new_value", "request_id",
+                  "offering", "school_name")
 
 
 @dataclass(frozen=True)
@@ -33,7 +34,8 @@ def _with_names(t: SiteTables, core: CoreGlobalTables):
     actor, original = core.users.alias("actor"), core.users.alias("original")
     return (
         select(log, actor.c.display_name.label("user_display_name"), original.c.user_login.label("switched_login"),
-               original.c.display_name.label("switched_display_name"), t.schools.c.name.label("school_name"))
+               original.c.display_name.label("switched_display_name"),
+               t.schools.c.name.label("current_school_name"))
         .select_from(log.outerjoin(actor, actor.c.ID == log.c.user_id)
                      .outerjoin(original, original.c.ID == log.c.switched_from_user_id)
                      .outerjoin(t.schools, t.schools.c.id == log.c.school_id))

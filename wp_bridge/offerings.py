@@ -13,7 +13,7 @@ from rules import sorting
 from rules.offerings import AN_ADMGR, AN_NAME, EDITABLE_FIELDS
 from rules.rights import rights_type
 
-from .audit import Actor, Change, write_audit
+from .audit import Actor, Change, offering_ref, write_audit
 from .db import utcnow
 from .errors import Conflict, DataError, NotFound
 from .tables import NetworkTables, SiteTables
@@ -121,14 +121,30 @@ def update_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id:
                            **{f"new_{name}": _stored(name, value) for name, value in changed.items()}})
     if result.rowcount != 1:
         raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+    ref = _ref(current)
     write_audit(conn, t, site_id, actor, [
         Change("offering", "update", current["id"], current["school_id"], name,
-               _audit_value(name, current[name]), _audit_value(name, value))
+               _audit_value(name, current[name]), _audit_value(name, value), offering=ref)
         for name, value in changed.items()
     ])
     shown = {name: float(value) if name == "indicator_pct" and value is not None else value
              for name, value in changed.items()}
     return {**current, **shown, "dates": shown.get("dates", current["dates"]) or [], "version": version + 1}
+
+
+def _ref(offering: dict) -> dict:
+    """The log's reference to an offering as the API shows it (``_json``)."""
+    return offering_ref(offering["id"], offering["admgr_code"], offering["name"], offering["school_year"])
+
+
+def programme_names(conn: Connection, nt: NetworkTables, codes: Iterable[int]) -> dict[int, str]:
+    """The catalogue's names of some administrative groups (AN's own name for 10000), in one query."""
+    codes = sorted(set(codes))
+    a = nt.admgr
+    names = {int(c): d for c, d in conn.execute(select(a.c.code, a.c.description).where(a.c.code.in_(codes)))} if codes else {}
+    if AN_ADMGR in codes:
+        names.setdefault(AN_ADMGR, AN_NAME)
+    return names
 
 
 def _audit_value(name: str, value):
@@ -151,14 +167,17 @@ def add_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: in
     )).inserted_primary_key[0])
     created = get_offering(conn, t, nt, school["id"], offering_id)
     write_audit(conn, t, site_id, actor, [Change("offering", "create", offering_id, school["id"], new={
-        "school_year": year, "admgr_code": code, **{n: _audit_value(n, v) for n, v in values.items()}})])
+        "school_year": year, "admgr_code": code, **{n: _audit_value(n, v) for n, v in values.items()}},
+        offering=_ref(created), school_name=school.get("name"))])
     return created
 
 
-def deletion(row, school_id: int) -> Change:
-    """The log row of an offering deleted with its school or by the OV apply: every number it had."""
+def deletion(row, school_id: int, names: dict[int, str]) -> Change:
+    """The log row of an offering deleted with its school or by the OV apply: every number it had. ``names``:
+    the programme names of the codes (``programme_names``)."""
     return Change("offering", "delete", int(row["id"]), school_id,
-                  old={k: row[k] for k in ("school_year", "admgr_code", *EDITABLE_FIELDS)})
+                  old={k: row[k] for k in ("school_year", "admgr_code", *EDITABLE_FIELDS)},
+                  offering=offering_ref(row["id"], row["admgr_code"], names.get(int(row["admgr_code"])), row["school_year"]))
 
 
 def delete_offering(conn: Connection, t: SiteTables, site_id: int, actor: Actor, current: dict,
@@ -171,7 +190,7 @@ def delete_offering(conn: Connection, t: SiteTables, site_id: int, actor: Actor,
         raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
     write_audit(conn, t, site_id, actor, [Change("offering", "delete", current["id"], current["school_id"], old={
         "school_year": current["school_year"], "admgr_code": current["admgr_code"],
-        **{name: _audit_value(name, current[name]) for name in EDITABLE_FIELDS}})])
+        **{name: _audit_value(name, current[name]) for name in EDITABLE_FIELDS}}, offering=_ref(current))])
 
 
 def add_an(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_ids: Iterable[int],
@@ -202,7 +221,8 @@ def add_an(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_i
             t.offerings.c.admgr_code == AN_ADMGR, t.offerings.c.school_id.in_(school_ids),
             t.offerings.c.school_year.in_(years))).all()
         write_audit(conn, t, site_id, actor, [
-            Change("offering", "create", int(i), int(s), new={"school_year": y, "admgr_code": AN_ADMGR})
+            Change("offering", "create", int(i), int(s), new={"school_year": y, "admgr_code": AN_ADMGR},
+                   offering=offering_ref(i, AN_ADMGR, AN_NAME, y))
             for i, s, y in stored if (int(s), y) in added
         ])
     return counts

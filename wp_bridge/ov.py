@@ -9,10 +9,10 @@ from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
 
-from .audit import Change, write_audit
+from .audit import Change, offering_ref, write_audit
 from .catalogue import fold_words, upsert
 from .db import utcnow
-from .offerings import deletion
+from .offerings import deletion, programme_names
 from .schools import list_schools
 from .tables import NetworkTables
 
@@ -164,21 +164,23 @@ def site_comparison(conn: Connection, t, catalogue: dict, index: dict, covered: 
 
 
 def apply_changes(conn: Connection, t, site_id: int, actor, school_id: int, label: str, add: list[int],
-                  remove: list[int]) -> None:
+                  remove: list[int], *, nt: NetworkTables) -> None:
     """Add programmes (with empty numbers) and remove programmes of one school, with their log rows."""
     o = t.offerings
     now = utcnow()
     changes = []
+    names = programme_names(conn, nt, [*add, *remove])
     if remove:
         gone = conn.execute(select(o).where(o.c.school_id == school_id, o.c.school_year == label,
                                             o.c.admgr_code.in_(remove))).mappings().all()
         conn.execute(delete(o).where(o.c.id.in_([row["id"] for row in gone])))
-        changes += [deletion(row, school_id) for row in gone]
+        changes += [deletion(row, school_id, names) for row in gone]
     if add:
         conn.execute(o.insert(), [{"school_id": school_id, "school_year": label, "admgr_code": code, "version": 1,
                                    "created_at": now, "updated_at": now} for code in add])
         created = conn.execute(select(o.c.id, o.c.admgr_code).where(
             o.c.school_id == school_id, o.c.school_year == label, o.c.admgr_code.in_(add))).all()
-        changes += [Change("offering", "create", int(i), school_id, new={"school_year": label, "admgr_code": code})
+        changes += [Change("offering", "create", int(i), school_id, new={"school_year": label, "admgr_code": code},
+                           offering=offering_ref(i, code, names.get(int(code)), label))
                     for i, code in created]
     write_audit(conn, t, site_id, actor, changes)

@@ -12,8 +12,8 @@ from rules.schools import format_instellingsnummer
 from .audit import Actor, Change, write_audit
 from .db import utcnow
 from .errors import Conflict, NotFound
-from .offerings import deletion
-from .tables import SiteTables
+from .offerings import deletion, programme_names
+from .tables import NetworkTables, SiteTables
 
 Vestiging = tuple[int, int]  # (instellingsnummer, vestigingsnummer)
 
@@ -107,7 +107,8 @@ def create_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, *
         )
     school = require_school(conn, t, school_id)
     write_audit(conn, t, site_id, actor, [
-        Change("school", "create", entity_id=school_id, school_id=school_id, new=_audit_view(school)),
+        Change("school", "create", entity_id=school_id, school_id=school_id, new=_audit_view(school),
+               school_name=school["name"]),
     ])
     return school
 
@@ -144,7 +145,7 @@ def update_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, s
     return require_school(conn, t, school_id)
 
 
-def delete_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_id: int, *,
+def delete_school(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: int, actor: Actor, school_id: int, *,
                   force: bool = False) -> None:
     """Delete a school. One with offerings is refused unless ``force``; its offerings' numbers are then
     kept in the log (one row per offering) so nothing is lost without a trace."""
@@ -160,13 +161,14 @@ def delete_school(conn: Connection, t: SiteTables, site_id: int, actor: Actor, s
     admins = conn.execute(
         select(func.count()).select_from(t.school_admins).where(t.school_admins.c.school_id == school_id)
     ).scalar_one()
-    changes = [deletion(o, school_id) for o in offerings]
+    names = programme_names(conn, nt, [o["admgr_code"] for o in offerings])
+    changes = [deletion(o, school_id, names) for o in offerings]
     changes.append(Change("school", "delete", school_id, school_id,
                           old={**_audit_view(school), "admins_unlinked": admins}))
     for table in (t.offerings, t.school_admins, t.vestigingen):
         conn.execute(delete(table).where(table.c.school_id == school_id))
     conn.execute(delete(t.schools).where(t.schools.c.id == school_id))
-    write_audit(conn, t, site_id, actor, changes)
+    write_audit(conn, t, site_id, actor, changes, school_names={school_id: school["name"]})
 
 
 def _audit_view(school: dict) -> dict:

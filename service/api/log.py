@@ -8,6 +8,7 @@ import re
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
+from rules.audit_text import ACTIONS, ENTITIES, FIELDS, ROLES, SOURCES, readable, word
 from rules.ids import is_id
 from rules.roles import MANAGERS
 from wp_bridge.audit_read import LogFilter, NameBook, page, stream
@@ -48,7 +49,7 @@ def _instant(value: str, name: str, *, end: bool) -> dt.datetime | None:
             day = dt.date.fromisoformat(value) + dt.timedelta(days=1 if end else 0)
             local = dt.datetime.combine(day, dt.time(), tz)
         else:
-            local = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+            local = dt.datetime.fromisoformat(value)  # Python 3.11 reads a trailing Z
             if local.tzinfo is None:
                 local = local.replace(tzinfo=tz)
     except OverflowError:
@@ -57,7 +58,7 @@ def _instant(value: str, name: str, *, end: bool) -> dt.datetime | None:
         raise ApiError(422, "validation_failed", f"{name}: geen datum of ISO-datum-tijd",
                        errors=[{"field": name, "location": "query", "message": "geen datum of ISO-datum-tijd"}]) from None
     try:
-        return local.astimezone(dt.timezone.utc).replace(tzinfo=None)
+        return local.astimezone(dt.UTC).replace(tzinfo=None)
     except OverflowError:
         return None
 
@@ -91,8 +92,11 @@ def _cursor(before_id: int | None) -> str | None:
 
 
 def entry_json(row) -> dict:
+    """One log entry with its codes. ``school.name`` is the school's name now (null once it is deleted);
+    ``school_name`` the name when the entry was written (entries from before that was stored: the name now);
+    ``offering`` what the entry was about at the time (null for other entries and for older ones)."""
     tz = runtime().config.tz
-    occurred = row.occurred_at.replace(tzinfo=dt.timezone.utc)
+    occurred = row.occurred_at.replace(tzinfo=dt.UTC)
     return {
         "id": int(row.id),
         "occurred_at": occurred.isoformat().replace("+00:00", "Z"),
@@ -102,7 +106,9 @@ def entry_json(row) -> dict:
         "switched_from": None if row.switched_from_user_id is None else {
             "id": int(row.switched_from_user_id), "login": row.switched_login, "display_name": row.switched_display_name},
         "source": row.source,
-        "school": None if row.school_id is None else {"id": int(row.school_id), "name": row.school_name},
+        "school": None if row.school_id is None else {"id": int(row.school_id), "name": row.current_school_name},
+        "school_name": row.school_name if row.school_name is not None else row.current_school_name,
+        "offering": json.loads(row.offering) if row.offering else None,
         "entity": row.entity, "entity_id": row.entity_id, "action": row.action, "field": row.field,
         "old_value": row.old_value, "new_value": row.new_value, "request_id": row.request_id,
     }
@@ -119,43 +125,61 @@ def log_page(query, site_id, access):
     return {"entries": [entry_json(row) for row in rows], "next_cursor": _cursor(before)}
 
 
+# The downloads of the log, for people: Dutch words (rules.audit_text), readable values, Brussels time.
 LOG_COLUMNS = [
-    Column("Tijdstip (Brussel)", 20), Column("Tijdstip (UTC)", 20), Column("Gebruiker", 18), Column("Naam", 24),
-    Column("Rol", 12), Column("Via account van", 18), Column("Bron", 12), Column("School-ID", 9), Column("School", 30),
-    Column("Onderdeel", 12), Column("ID", 9), Column("Actie", 12), Column("Veld", 20), Column("Oude waarde", 30),
-    Column("Nieuwe waarde", 30), Column("Verzoek-ID", 16),
+    Column("Tijdstip", 19, "dd/mm/yyyy hh:mm:ss"), Column("Gebruiker", 18), Column("Naam", 24), Column("Rol", 16),
+    Column("Via account van", 18), Column("Bron", 16), Column("School", 30), Column("Opleiding", 36),
+    Column("Administratieve groep", 12), Column("Schooljaar", 11), Column("Onderdeel", 14), Column("Actie", 16),
+    Column("Veld", 24), Column("Oude waarde", 40), Column("Nieuwe waarde", 40),
 ]
+# The prune archive keeps, after those, what the log stored exactly: nothing is lost when the rows go.
+ARCHIVE_HEADINGS = ["Log-ID", *(c.heading for c in LOG_COLUMNS), "Tijdstip (UTC)", "School-ID", "Onderdeel-ID",
+                    "Verzoek-ID", "Opgeslagen oude waarde", "Opgeslagen nieuwe waarde", "Codes (rol; bron; onderdeel; actie; veld)"]
 
 
-def log_rows(rows, tz, people: dict, schools: dict, *, with_id: bool = False, datetimes: bool = False):
-    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps. Times are
-    "YYYY-MM-DD HH:MM:SS" texts, local first, or datetimes with ``datetimes`` (Excel date cells). ``with_id``
-    puts the log id first (the prune archive)."""
+def log_rows(rows, tz, people: dict, schools: dict, *, archive: bool = False, datetimes: bool = False):
+    """Export rows of ``stream`` rows (see STREAM_COLUMNS); names come from a ``NameBook``'s maps. The time is
+    the Brussels "DD/MM/YYYY HH:MM:SS" text, or a datetime with ``datetimes`` (an Excel date cell). ``archive``
+    adds the log id first and the stored codes and values last (ARCHIVE_HEADINGS)."""
     nobody = ("", "")
     local_hours: dict[str, str | None] = {}
+    offerings: dict[str, dict] = {}
     for (_id, occurred, user_id, login, role, switched_id, source, school_id, entity, entity_id, action, field, old,
-         new, request_id) in rows:
+         new, request_id, offering_text, school_name) in rows:
         hour = occurred[:13]
         if hour not in local_hours:
             local_hours[hour] = local_hour_text(hour, tz)
         local_hour = local_hours[hour]
         local = local_hour + occurred[13:] if local_hour is not None else local_time_text(occurred, tz)
-        if datetimes:
-            local, occurred = dt.datetime.fromisoformat(local), dt.datetime.fromisoformat(occurred)
-        yield (*((_id,) if with_id else ()), local, occurred, login,
-               people.get(user_id, nobody)[1], role, people.get(switched_id, nobody)[0] if switched_id else None,
-               source, school_id, schools.get(school_id), entity, entity_id, action, field, old, new, request_id)
+        local = dt.datetime.fromisoformat(local) if datetimes else f"{local[8:10]}/{local[5:7]}/{local[:4]} {local[11:]}"
+        offering = None
+        if offering_text:
+            offering = offerings.get(offering_text)
+            if offering is None:
+                if len(offerings) > 10_000:
+                    offerings.clear()
+                offering = offerings[offering_text] = json.loads(offering_text)
+        row = (local, login, people.get(user_id, nobody)[1], word(ROLES, role),
+               people.get(switched_id, nobody)[0] if switched_id else None, word(SOURCES, source),
+               school_name if school_name is not None else schools.get(school_id),
+               offering["name"] if offering else None, offering["admgr_code"] if offering else None,
+               offering["school_year"] if offering else None, word(ENTITIES, entity), word(ACTIONS, action),
+               word(FIELDS, field), readable(field, old, tz), readable(field, new, tz))
+        if archive:
+            row = (_id, *row, occurred, school_id, entity_id, request_id, old, new,
+                   "; ".join(c or "" for c in (role, source, entity, action, field)))
+        yield row
 
 
 def local_hour_text(utc_hour: str, tz) -> str | None:
     """The local "YYYY-MM-DD HH" of a UTC "YYYY-MM-DD HH", or None where the offset is not whole hours (then
     minutes and seconds do not carry over unchanged)."""
-    instant = dt.datetime.fromisoformat(utc_hour + ":00").replace(tzinfo=dt.timezone.utc).astimezone(tz)
+    instant = dt.datetime.fromisoformat(utc_hour + ":00").replace(tzinfo=dt.UTC).astimezone(tz)
     return instant.strftime("%Y-%m-%d %H") if instant.utcoffset() % dt.timedelta(hours=1) == dt.timedelta(0) else None
 
 
 def local_time_text(utc_text: str, tz) -> str:
-    return dt.datetime.fromisoformat(utc_text).replace(tzinfo=dt.timezone.utc).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
+    return dt.datetime.fromisoformat(utc_text).replace(tzinfo=dt.UTC).astimezone(tz).strftime("%Y-%m-%d %H:%M:%S")
 
 
 @blp.route("/sites/<int:site_id>/log/export")
@@ -163,7 +187,8 @@ def local_time_text(utc_text: str, tz) -> str:
 @blp.arguments(ExportQuerySchema, location="query")
 @responds(blp, 200)
 def log_export(query, site_id, access):
-    """The whole (filtered) log newest first, streamed as CSV (UTF-8 with BOM, ``;``, CRLF) or XLSX."""
+    """The whole (filtered) log newest first, streamed as CSV (UTF-8 with BOM, ``;``, CRLF) or XLSX, for people:
+    Dutch headings and words, readable values, Brussels time."""
     rt = runtime()
     close_db()  # end the request's transaction now: the stream reads on its own connection (SQLite: one writer)
     book = NameBook(rt.engine, access.tables, rt.network.core)

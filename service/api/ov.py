@@ -165,5 +165,5 @@ def apply(site_id, school_id, access):
     _kind, label = year_param(body["year"], access)
     with write_transaction() as conn:
         apply_changes(conn, access.tables, site_id, access.actor(source="ov-sync"), school_id, label,
-                      sorted(set(add)), sorted(set(remove)))
+                      sorted(set(add)), sorted(set(remove)), nt=runtime().network_tables)
     return {"dry_run": False, "school": _comparison(access, body["year"], school_id)["schools"][0]}

@@ -45,11 +45,12 @@ def _db_version(conn, site) -> int:
     return int(value) if value.isdigit() else 0
 
 
-def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict]):
-    """Link admins and queue the welcome mails of new accounts, in the caller's transaction."""
+def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict], source: str = "api"):
+    """Link admins and queue the welcome mails of new accounts, in the caller's transaction. ``source`` goes to
+    the log: "import" for the Excel import."""
     conn, rt = db(), runtime()
     result = add_admins(conn, rt.network, access.tables, access.site, _db_version(conn, access.site),
-                        requests, access.actor(), rt.config.role_slugs.school_admin)
+                        requests, access.actor(source), rt.config.role_slugs.school_admin)
     names = defaultdict(list)
     for school_id, email in requests:
         names[email].append(schools[school_id]["name"])
@@ -339,7 +340,7 @@ def import_admins(query, site_id, access):
         return report
     try:
         with write_transaction():
-            result = _add(access, pairs, schools)
+            result = _add(access, pairs, schools, source="import")
     except UnreadableWordPressValue as exc:
         raise _unreadable_rows(exc, requests) from None
     if result.created:

@@ -120,7 +120,8 @@ class School(MethodView):
         rt, effects = runtime(), WordPressEffects()
         with write_transaction() as conn:
             admins = linked_admins(conn, access.tables, school_id)
-            delete_school(conn, access.tables, site_id, access.actor(), school_id, force=query["force"])
+            delete_school(conn, access.tables, rt.network_tables, site_id, access.actor(), school_id,
+                          force=query["force"])
             revoke_where_unlinked(conn, rt.network, access.tables, site_id, admins, rt.config.role_slugs.school_admin,
                                   effects)
         # Its admins may have lost their role here: what the plugin must do, in the header (no body).
