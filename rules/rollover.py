@@ -67,7 +67,7 @@ def strip_html(text: str) -> str:
 
 
 NEXT_YEAR_WINDOW = 40  # characters either side of a current-year mention in which "volgend schooljaar" counts
-_CALLED_NEXT = re.compile(r"\b(?:volgend\s+(?:school)?jaar|komend\s+schooljaar)\b")
+_CALLED_NEXT = re.compile(r"(?<![a-z])(?:volgend\s+(?:school)?jaar|komend\s+schooljaar)(?![a-z])")
 OLDER_YEAR, CURRENT_YEAR_CALLED_NEXT = "older_year", "current_year_called_next"
 
 
@@ -82,32 +82,54 @@ def next_year_phrases(text: str) -> list[tuple[int, int]]:
     return [(origin[m.start()], origin[m.end() - 1] + 1) for m in _CALLED_NEXT.finditer("".join(folded))]
 
 
-def called_next(phrases: list[tuple[int, int]], start: int, end: int, window: int = NEXT_YEAR_WINDOW) -> bool:
-    """Whether one of ``phrases`` lies within ``window`` characters before ``start`` or after ``end``."""
-    return any(0 <= start - p_end <= window or 0 <= p_start - end <= window for p_start, p_end in phrases)
+def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Characters between two spans that do not overlap."""
+    return a[0] - b[1] if a[0] >= b[1] else b[0] - a[1]
+
+
+def called_next(phrases: list[tuple[int, int]], mentions: list[tuple[int, int]], mention: tuple[int, int],
+                window: int = NEXT_YEAR_WINDOW) -> bool:
+    """Whether a phrase lies within ``window`` characters of ``mention`` and speaks of it: no other school-year
+    mention is nearer to that phrase ("2021-2022 en volgend schooljaar 2022-2023" calls 2022-2023 next, not
+    2021-2022). On a tie the year after the phrase wins ("… volgend schooljaar 2022-2023")."""
+    for phrase in phrases:
+        if _gap(mention, phrase) > window:
+            continue
+        nearest = min(mentions, key=lambda m: (_gap(m, phrase), m[0] < phrase[0]))
+        if nearest == mention:
+            return True
+    return False
+
+
+def _year_mentions(text: str, current: int) -> list[tuple[re.Match, int]]:
+    """Every school-year mention up to the year after the current one: (match, first calendar year)."""
+    found = []
+    for match in _LONG.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        if second == first + 1 and 2000 <= first:
+            found.append((match, first))
+    for match in _SHORT.finditer(text):
+        first, second = int(match.group(1)), int(match.group(2))
+        year = 2000 + first
+        if second == (first + 1) % 100 and current - SHORT_FORM_YEARS <= year <= current + 1:
+            found.append((match, year))
+    return sorted(found, key=lambda item: item[0].start())
 
 
 def stale_mentions(text: str, current_label: str, context: int = 40) -> list[dict]:
     """What a page must not say after the rollover: a school year older than the current one (``2020-2021``,
     ``2020 - 2021`` or ``20-21``; kind ``older_year``), and the current year called the next one
-    ("volgend schooljaar 2021-2022" once 2021-2022 is current; kind ``current_year_called_next``)."""
+    ("volgend schooljaar 2021-2022" once 2021-2022 is current, the phrase within ``NEXT_YEAR_WINDOW`` characters,
+    any case and accents; kind ``current_year_called_next``)."""
     current = start_year_of(current_label)
-    found = []
-    for match in _LONG.finditer(text):
-        first, second = int(match.group(1)), int(match.group(2))
-        if second == first + 1 and 2000 <= first <= current:
-            found.append((match, first))
-    for match in _SHORT.finditer(text):
-        first, second = int(match.group(1)), int(match.group(2))
-        year = 2000 + first
-        if second == (first + 1) % 100 and current - SHORT_FORM_YEARS <= year <= current:
-            found.append((match, year))
-    mentions = []
+    found = _year_mentions(text, current)
+    spans = [m.span() for m, _year in found]
     phrases = next_year_phrases(text) if any(year == current for _m, year in found) else []
-    for match, year in sorted(found, key=lambda item: item[0].start()):
+    mentions = []
+    for match, year in found:
         if year < current:
             kind = OLDER_YEAR
-        elif called_next(phrases, match.start(), match.end()):
+        elif year == current and called_next(phrases, spans, match.span()):
             kind = CURRENT_YEAR_CALLED_NEXT
         else:
             continue
