@@ -30,6 +30,13 @@ def long_date_nl(day: dt.date) -> str:
     return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"
 
 
+def title_rows(site_name: str, what: str, school_year: str, as_of: dt.date | dt.datetime) -> list[str]:
+    """The title rows of an Excel file people print: ``LOP Gent SO – Vrije plaatsen schooljaar 2026-2027`` and
+    ``Stand op 1 juli 2027`` (a day) or ``Stand op 20/12/2026 09:00`` (a local time)."""
+    moment = f"{as_of:%d/%m/%Y %H:%M}" if isinstance(as_of, dt.datetime) else long_date_nl(as_of)
+    return [f"{site_name} – {what} schooljaar {school_year}", f"Stand op {moment}"]
+
+
 def slug(text: str, fallback: str = "") -> str:
     """A file-name part: ASCII lower case, words joined by hyphens (``LOP Gent – SO`` → ``lop-gent-so``)."""
     ascii_text = unicodedata.normalize("NFKD", (text or "").casefold()).encode("ascii", "ignore").decode()

@@ -16,7 +16,7 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from jobs.runner import run_now
-from rules.spreadsheet import long_date_nl, slug
+from rules.spreadsheet import long_date_nl, slug, title_rows
 from service.demo import CATALOGUE
 from wp_bridge.audit import Actor, Change, write_audit
 from wp_bridge.db import utcnow
@@ -392,3 +392,26 @@ def test_prune_archives_first_then_deletes(rt, users, tmp_path, monkeypatch, cap
     assert len(left) == 1 and left[0].action == "update" and left[0].occurred_at.year > 2020
     assert main(["log", "prune", "--site", str(SITE), "--before", "2021-01-01", "--archive", str(archive)]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+def test_openpyxl_sheets_get_the_same_title_rows_and_header():
+    """The helper other Excel files (the OV comparison, the template) use to look like the exports."""
+    from openpyxl import Workbook
+
+    from service.spreadsheets import add_filter, append_row, write_title_and_header
+
+    book = Workbook()
+    sheet = book.active
+    titles = title_rows("LOP Gent SO", "Vergelijking met Onderwijs Vlaanderen", "2026-2027", dt.datetime(2026, 12, 20, 9, 0))
+    assert titles == ["LOP Gent SO – Vergelijking met Onderwijs Vlaanderen schooljaar 2026-2027", "Stand op 20/12/2026 09:00"]
+    header = write_title_and_header(sheet, titles, ["School", "=Opleiding"], [30, 40])
+    append_row(sheet, ["De Linde", "Lager onderwijs"])
+    add_filter(sheet, header)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    sheet = load_workbook(buffer).active
+    assert [row for row in sheet.iter_rows(values_only=True)] == [
+        (titles[0], None), (titles[1], None), ("School", "=Opleiding"), ("De Linde", "Lager onderwijs")]
+    assert header == 3 and sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:B4"
+    assert sheet["B3"].data_type == "s" and sheet["B3"].font.b and sheet["B3"].fill.fgColor.rgb == "FFD9E1F2"
+    assert sheet["A1"].font.sz == 13 and sheet.print_title_rows == "$1:$3" and sheet.column_dimensions["B"].width == 40

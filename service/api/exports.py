@@ -1,7 +1,6 @@
 from __future__ import annotations
 
 import datetime as dt
-import html
 import json
 
 from flask_smorest import Blueprint
@@ -10,7 +9,7 @@ from sqlalchemy import select
 
 from rules.roles import MANAGERS, Role
 from rules.schools import format_instellingsnummer
-from rules.spreadsheet import long_date_nl, slug
+from rules.spreadsheet import title_rows
 from wp_bridge.offerings import display_key, site_offerings
 from wp_bridge.rollover import snapshot_dates
 from wp_bridge.schools import list_schools
@@ -19,6 +18,7 @@ from ..errors import ApiError
 from ..exports import PERCENT, Column, download
 from ..rights import Rights
 from ..runtime import db, runtime
+from ..spreadsheets import export_file_name, site_display_name
 from . import responds, with_site, year_param
 
 blp = Blueprint("exports", __name__, url_prefix="/api/v1",
@@ -44,23 +44,10 @@ FREE_PLACES_COLUMNS = [
 ]
 
 
-def _site_name(access) -> str:
-    """The LOP site's name as people read it (WordPress stores the blog name HTML-escaped)."""
-    return html.unescape(access.site.name or "").strip() or f"LOP-site {access.site.id}"
-
-
-def _file_name(what: str, access, *parts: str) -> str:
-    """``vrije-plaatsen-lop-gent-so-2027-2028``: what, the site's name and the year, ASCII with hyphens."""
-    return "-".join([what, slug(_site_name(access), f"site-{access.site.id}"), *parts])
-
-
 def _titles(access, what: str, years: str, as_of: dt.date | None = None) -> list[str]:
-    """The title rows of an Excel export: the LOP, what and which school year; the moment it shows."""
-    if as_of is not None:
-        moment = long_date_nl(as_of)
-    else:
-        moment = f"{dt.datetime.now(runtime().config.tz):%d/%m/%Y %H:%M}"
-    return [f"{_site_name(access)} – {what} schooljaar {years}", f"Stand op {moment}"]
+    """The title rows of an Excel export: the LOP, what and which school year; the day of a snapshot, else now."""
+    return title_rows(site_display_name(access.site), what, years,
+                      as_of if as_of is not None else dt.datetime.now(runtime().config.tz))
 
 
 def _numbers(vestigingen: list) -> tuple[str, str]:
@@ -103,11 +90,11 @@ def free_places_export(query, site_id, access):
         rows = [(school["name"], numbers, locations, label, o["admgr_code"], o["name"], o["capacity"], o["free_places"],
                  o["enrolled"], o["indicator_pct"], o["suffix"])
                 for school, numbers, locations, o in _in_display_order(conn, access, nt, label, schools)]
-        name, titles = _file_name("vrije-plaatsen", access, label), _titles(access, "Vrije plaatsen", label)
+        name, titles = export_file_name("vrije-plaatsen", access.site, label), _titles(access, "Vrije plaatsen", label)
     else:
         on = query["snapshot"]
         years, rows = _snapshot_rows(conn, access, nt, on, visible)
-        name = _file_name("vrije-plaatsen", access, *years, "stand-op", on.isoformat())
+        name = export_file_name("vrije-plaatsen", access.site, *years, "stand-op", on.isoformat())
         titles = _titles(access, "Vrije plaatsen", " en ".join(years), on)
     return download(name, query["format"], "Vrije plaatsen", FREE_PLACES_COLUMNS, rows, title_rows=titles)
 
@@ -162,7 +149,7 @@ def offerings_export(query, site_id, access):
         rows.append((school["id"], school["name"], school["type"], numbers, locations, label, o["admgr_code"], o["name"],
                      o["type"], o["onderwijsvorm"], o["graad"], o["leerjaar"], o["capacity"], o["free_places"],
                      o["enrolled"], o["indicator_pct"], o["suffix"], o["extra_info"], dates, o["version"], o["id"]))
-    return download(_file_name("aanbod", access, label), query["format"], "Aanbod", OFFERING_COLUMNS, rows,
+    return download(export_file_name("aanbod", access.site, label), query["format"], "Aanbod", OFFERING_COLUMNS, rows,
                     title_rows=_titles(access, "Aanbod", label))
 
 
