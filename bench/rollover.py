@@ -48,7 +48,7 @@ def main() -> None:
 
         started = time.perf_counter()
         with engine.begin() as conn:
-            rows = take_snapshot(conn, t, nt, info["current"], runtime.today())
+            rows = take_snapshot(conn, t, nt, info["current"], runtime.today(), "manual")
         snapshot = time.perf_counter() - started
 
         switch = f"{start_year + 1}-08-01"

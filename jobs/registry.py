@@ -54,6 +54,9 @@ class JobRefused(Exception):
 
 
 HOUR, DAY = 3600, 86400
+# The option the scheduler gives each run it fires: the occurrence's time (ISO 8601 with offset). Declared by no
+# job, so neither the API nor the command line can set it.
+SCHEDULED_FOR = "scheduled_for"
 MANUAL = "manual"
 _JOBS: dict[str, JobSpec] = {}
 

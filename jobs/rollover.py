@@ -10,7 +10,7 @@ from wp_bridge.rollover import has_snapshot, roll_one_year, take_snapshot, year_
 from wp_bridge.settings import load_settings, request_review
 from wp_bridge.tables import site_tables
 
-from .registry import DAY, JobOption, JobRefused, JobResult, JobSpec, register
+from .registry import DAY, SCHEDULED_FOR, JobOption, JobRefused, JobResult, JobSpec, register
 
 
 def _site(ctx):
@@ -32,11 +32,28 @@ def _run_instant(ctx, on: dt.date) -> dt.datetime:
     return now if on == now.date() else dt.datetime.combine(on, now.time(), ctx.config.tz)
 
 
+def snapshot_day(ctx) -> tuple[dt.date, str]:
+    """(date, kind) of the snapshot a run takes. A scheduled run is the 1 July snapshot: dated on its scheduled
+    occurrence (``scheduled_for``, set by the scheduler), also when it runs late within its misfire grace. A
+    run by hand carries the day it is taken; ``--date`` only in a dry run."""
+    today = ctx.runtime.today()
+    if ctx.trigger == "schedule":
+        scheduled = ctx.options.get(SCHEDULED_FOR)
+        on = dt.datetime.fromisoformat(scheduled).astimezone(ctx.config.tz).date() if scheduled else _run_date(ctx)
+        kind = "1_july"
+    else:
+        on, kind = _run_date(ctx), "manual"
+    if on > today:
+        raise JobRefused(f"a snapshot of {on} cannot be taken: that day is still to come")
+    if kind == "manual" and on != today and not ctx.dry_run:
+        raise JobRefused(f"een momentopname draagt de datum van de dag waarop ze genomen wordt ({today:%d/%m/%Y}): "
+                         "--date kan enkel bij een proefrun (--dry-run)")
+    return on, kind
+
+
 def run_snapshot(ctx) -> JobResult:
     site = _site(ctx)
-    on = _run_date(ctx)
-    if on > ctx.runtime.today():
-        raise JobRefused(f"a snapshot of {on} cannot be taken: that day is still to come")
+    on, kind = snapshot_day(ctx)
     tables, nt = site_tables(site.prefix), ctx.runtime.network_tables
     with ctx.engine.begin() as conn:
         if has_snapshot(conn, tables, on=on):
@@ -44,9 +61,9 @@ def run_snapshot(ctx) -> JobResult:
         if ctx.dry_run:
             rows = sum(c[site.current_school_year] for c in year_counts(conn, tables, [site.current_school_year]).values())
             return JobResult(f"dry run: would store {rows} programmes of {site.current_school_year} as of {on}", {"rows": rows})
-        rows = take_snapshot(conn, tables, nt, site.current_school_year, on)
+        rows = take_snapshot(conn, tables, nt, site.current_school_year, on, kind)
     return JobResult(f"snapshot of {on} stored: {rows} programmes of {site.current_school_year}",
-                     {"rows": rows, "date": on.isoformat(), "school_year": site.current_school_year})
+                     {"rows": rows, "date": on.isoformat(), "school_year": site.current_school_year, "kind": kind})
 
 
 def run_rollover(ctx) -> JobResult:
@@ -77,7 +94,8 @@ def run_rollover(ctx) -> JobResult:
         with ctx.engine.begin() as conn:
             snapshot = 0
             if not has_snapshot(conn, tables, school_year=label):
-                snapshot = take_snapshot(conn, tables, ctx.runtime.network_tables, label, on)
+                # dated the day it is really taken (``on`` may be a --date given to try the rollover)
+                snapshot = take_snapshot(conn, tables, ctx.runtime.network_tables, label, ctx.runtime.today(), "rollover")
             result = roll_one_year(conn, tables, site.id, site.prefix, label, ctx.actor())
             settings = load_settings(conn, site.prefix).rights
             request_review(conn, site.prefix, review_reasons(result["to"], settings.free_registration_start,

@@ -34,7 +34,7 @@ from wp_bridge.job_runs import (
     update_run,
 )
 
-from .registry import MANUAL, JobSpec, all_jobs
+from .registry import MANUAL, SCHEDULED_FOR, JobSpec, all_jobs
 from .runner import create_run, execute_run, mark_interrupted
 
 log = logging.getLogger("lop_sidecar.scheduler")
@@ -183,7 +183,7 @@ class SchedulerProcess:
         stamp = occurrence.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
         for site_id in self._sites_for(spec):
             run_id = create_run(self.runtime, name, site_id=site_id, trigger="schedule",
-                                dedup_key=f"{name}:{'network' if site_id is None else site_id}:{stamp}")
+                                options={SCHEDULED_FOR: occurrence.isoformat()}, dedup_key=f"{name}:{'network' if site_id is None else site_id}:{stamp}")
             if run_id is not None:
                 self._execute(run_id)
 

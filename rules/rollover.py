@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from .school_year import label_for_start_year, start_year_of
+from .sorting import fold
 
 KEPT_FIELDS = ("capacity", "indicator_pct", "suffix")
 CLEARED_FIELDS = ("free_places", "enrolled", "extra_info", "dates")
@@ -65,19 +66,86 @@ def strip_html(text: str) -> str:
     return re.sub(r"\s+", " ", html.unescape(_TAGS.sub(" ", text or ""))).strip()
 
 
-def stale_mentions(text: str, current_label: str, context: int = 40) -> list[dict]:
-    """Mentions of a school year older than the current one: ``2020-2021``, ``2020 - 2021`` or ``20-21``."""
-    current = start_year_of(current_label)
+NEXT_YEAR_WINDOW = 40  # characters either side of a current-year mention in which "volgend schooljaar" counts
+_CALLED_NEXT = re.compile(r"(?<![a-z])(?:volgend\s+(?:school)?jaar|komend\s+schooljaar)(?![a-z])")
+OLDER_YEAR, CURRENT_YEAR_CALLED_NEXT = "older_year", "current_year_called_next"
+
+
+def next_year_phrases(text: str) -> list[tuple[int, int]]:
+    """Where ``text`` says "volgend schooljaar", "volgend jaar" or "komend schooljaar" (any case, any accents):
+    (start, end) in ``text``."""
+    folded, origin = [], []
+    for index, char in enumerate(text):
+        piece = fold(char)  # one character may fold to none (an accent) or several (ß → ss)
+        folded.append(piece)
+        origin.extend([index] * len(piece))
+    return [(origin[m.start()], origin[m.end() - 1] + 1) for m in _CALLED_NEXT.finditer("".join(folded))]
+
+
+def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
+    """Characters between two spans that do not overlap."""
+    return a[0] - b[1] if a[0] >= b[1] else b[0] - a[1]
+
+
+def called_next(phrases: list[tuple[int, int]], mentions: list[tuple[int, int]], mention: tuple[int, int],
+                window: int = NEXT_YEAR_WINDOW) -> bool:
+    """Whether a phrase lies within ``window`` characters of ``mention`` and speaks of it: no other school-year
+    mention is nearer to that phrase ("2021-2022 en volgend schooljaar 2022-2023" calls 2022-2023 next, not
+    2021-2022). On a tie the year after the phrase wins ("… volgend schooljaar 2022-2023")."""
+    for phrase in phrases:
+        if _gap(mention, phrase) > window:
+            continue
+        nearest = min(mentions, key=lambda m: (_gap(m, phrase), m[0] < phrase[0]))
+        if nearest == mention:
+            return True
+    return False
+
+
+def _year_mentions(text: str, current: int) -> list[tuple[re.Match, int]]:
+    """Every school-year mention up to the year after the current one: (match, first calendar year)."""
     found = []
     for match in _LONG.finditer(text):
         first, second = int(match.group(1)), int(match.group(2))
-        if second == first + 1 and 2000 <= first < current:
-            found.append((match, label_for_start_year(first)))
+        if second == first + 1 and 2000 <= first:
+            found.append((match, first))
     for match in _SHORT.finditer(text):
         first, second = int(match.group(1)), int(match.group(2))
         year = 2000 + first
-        if second == (first + 1) % 100 and current - SHORT_FORM_YEARS <= year < current:
-            found.append((match, label_for_start_year(year)))
-    found.sort(key=lambda item: item[0].start())
-    return [{"label": label, "text": m.group(0),
-             "context": text[max(0, m.start() - context):m.end() + context].strip()} for m, label in found]
+        if second == (first + 1) % 100 and current - SHORT_FORM_YEARS <= year <= current + 1:
+            found.append((match, year))
+    return sorted(found, key=lambda item: item[0].start())
+
+
+def stale_mentions(text: str, current_label: str, context: int = 40) -> list[dict]:
+    """What a page must not say after the rollover: a school year older than the current one (``2020-2021``,
+    ``2020 - 2021`` or ``20-21``; kind ``older_year``), and the current year called the next one
+    ("volgend schooljaar 2021-2022" once 2021-2022 is current, the phrase within ``NEXT_YEAR_WINDOW`` characters,
+    any case and accents; kind ``current_year_called_next``)."""
+    current = start_year_of(current_label)
+    found = _year_mentions(text, current)
+    spans = [m.span() for m, _year in found]
+    phrases = next_year_phrases(text) if any(year == current for _m, year in found) else []
+    mentions = []
+    for match, year in found:
+        if year < current:
+            kind = OLDER_YEAR
+        elif year == current and called_next(phrases, spans, match.span()):
+            kind = CURRENT_YEAR_CALLED_NEXT
+        else:
+            continue
+        mentions.append({"kind": kind, "label": label_for_start_year(year), "text": match.group(0),
+                         "context": text[max(0, match.start() - context):match.end() + context].strip()})
+    return mentions
+
+
+# --- the free-places snapshots --------------------------------------------------------------------
+
+SNAPSHOT_KINDS = ("1_july", "rollover", "manual")
+
+
+def snapshot_kind(stored: str | None, on: dt.date) -> str:
+    """The kind of a stored snapshot; rows from before schema v2 have none: dated 1 July, the scheduled
+    1 July one, else one taken by hand."""
+    if stored in SNAPSHOT_KINDS:
+        return stored
+    return "1_july" if (on.month, on.day) == (7, 1) else "manual"

@@ -6,6 +6,8 @@ from __future__ import annotations
 import csv
 import datetime as dt
 import io
+import re
+import unicodedata
 from collections.abc import Iterable, Iterator
 from decimal import Decimal
 
@@ -17,6 +19,28 @@ _FORMULA_CHARS = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 _INVISIBLE_LEAD = "".join(map(chr, range(0x21))) + "\x7f\u00a0\u200b\u200c\u200d\u2060\ufeff"
 # control characters XML (and so XLSX) cannot carry
 XLSX_ILLEGAL = {c: None for c in range(32) if c not in (9, 10, 13)}
+
+
+MONTHS_NL = ("januari", "februari", "maart", "april", "mei", "juni", "juli", "augustus", "september", "oktober",
+             "november", "december")
+
+
+def long_date_nl(day: dt.date) -> str:
+    """``1 juli 2027``: a date as a title reads it."""
+    return f"{day.day} {MONTHS_NL[day.month - 1]} {day.year}"
+
+
+def title_rows(site_name: str, what: str, school_year: str, as_of: dt.date | dt.datetime) -> list[str]:
+    """The title rows of an Excel file people print: ``LOP Gent SO – Vrije plaatsen schooljaar 2026-2027`` and
+    ``Stand op 1 juli 2027`` (a day) or ``Stand op 20/12/2026 09:00`` (a local time)."""
+    moment = f"{as_of:%d/%m/%Y %H:%M}" if isinstance(as_of, dt.datetime) else long_date_nl(as_of)
+    return [f"{site_name} – {what} schooljaar {school_year}", f"Stand op {moment}"]
+
+
+def slug(text: str, fallback: str = "") -> str:
+    """A file-name part: ASCII lower case, words joined by hyphens (``LOP Gent – SO`` → ``lop-gent-so``)."""
+    ascii_text = unicodedata.normalize("NFKD", (text or "").casefold()).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text).strip("-") or fallback
 
 
 def needs_formula_guard(text: str) -> bool:

@@ -6,6 +6,8 @@ import csv
 import datetime as dt
 import gzip
 import io
+import json
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -14,9 +16,11 @@ from openpyxl import load_workbook
 from sqlalchemy import select
 
 from jobs.runner import run_now
+from rules.spreadsheet import long_date_nl, slug, title_rows
 from service.demo import CATALOGUE
 from wp_bridge.audit import Actor, Change, write_audit
 from wp_bridge.db import utcnow
+from wp_bridge.options import set_option
 from wp_bridge.tables import network_tables, site_tables
 
 SITE = 2
@@ -229,47 +233,143 @@ def offerings(rt, users, school, client):
 
 def test_free_places_excel(client, users, offerings):
     response = client.get(f"/api/v1/sites/{SITE}/exports/free-places?year=current&format=xlsx", user=users.expert2)
+    assert f'filename="vrije-plaatsen-lop-test-bao-{offerings}.xlsx"' in response.headers["Content-Disposition"]
     sheet = load_workbook(io.BytesIO(response.get_data()))["Vrije plaatsen"]
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("School", "Instellingsnummer", "Vestigingen", "Administratieve groep", "Opleiding", "Capaciteit",
-                       "Vrije plaatsen", "Zittende leerlingen", "Percentage indicator", "Achtervoegsel")
-    assert rows[1] == ("Andere school", "000099", "000099-1", 1011, "Lager onderwijs - 1ste leerjaar", 10, 1, None, None, None)
-    assert rows[2][:5] == ("De Linde", "004711", "004711-1, 004711-2", 1001, "Kleuteronderwijs - instapklas")
-    assert rows[2][9] == "=cmd" and sheet["J3"].data_type == "s"  # the text exactly, as a string, never run
-    assert rows[3][3] == 1012  # display order: leerjaar
-    assert sheet.freeze_panes == "A2"
-    assert sheet["B2"].number_format == "@" and sheet["I3"].number_format == "0.00"
-    assert sheet.column_dimensions["A"].width == 36
+    assert rows[0][0] == f"LOP Test BaO – Vrije plaatsen schooljaar {offerings}"
+    assert re.fullmatch(r"Stand op \d\d/\d\d/\d{4} \d\d:\d\d", rows[1][0])  # Brussels time, as people write it
+    assert rows[2] == ("School", "Instellingsnummer", "Vestigingen", "Schooljaar", "Administratieve groep", "Opleiding",
+                       "Capaciteit", "Vrije plaatsen", "Zittende leerlingen", "Percentage indicator", "Achtervoegsel")
+    assert rows[3] == ("Andere school", "000099", "000099-1", offerings, 1011, "Lager onderwijs - 1ste leerjaar", 10, 1,
+                       None, None, None)
+    assert rows[4][:6] == ("De Linde", "004711", "004711-1, 004711-2", offerings, 1001, "Kleuteronderwijs - instapklas")
+    assert rows[4][10] == "=cmd" and sheet["K5"].data_type == "s"  # the text exactly, as a string, never run
+    assert rows[5][4] == 1012  # display order: leerjaar
+    # a header people can filter and print: bold on a fill, frozen below it, filtered, repeated on every page
+    assert sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:K6"
+    assert all(cell.font.b and cell.fill.fgColor.rgb == "FFD9E1F2" for cell in sheet[3])
+    assert sheet["A1"].font.b and sheet["A1"].font.sz == 13
+    assert sheet.print_title_rows == "$1:$3" and sheet.page_setup.orientation == "landscape"
+    # percentages as percentages: 12.5 percent points are 0.125 shown as 12,50%
+    assert rows[4][9] == 0.125 and sheet["J5"].number_format == "0.00%"
+    assert sheet["B4"].number_format == "@" and sheet.column_dimensions["A"].width == 36
 
 
 def test_free_places_csv_for_a_school_admin_shows_only_their_schools(client, users, offerings):
     response = client.get(f"/api/v1/sites/{SITE}/exports/free-places?format=csv", user=users.admin2)
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline=""), delimiter=";"))
-    assert {r[0] for r in rows[1:]} == {"De Linde"}
-    assert rows[1][8] == "12,50"  # decimal comma for Belgian Excel
+    # CSV stays machine-readable: the header is the first line, no title rows; percent points with a decimal comma
+    assert rows[0][:4] == ["School", "Instellingsnummer", "Vestigingen", "Schooljaar"]
+    assert {r[0] for r in rows[1:]} == {"De Linde"} and {r[3] for r in rows[1:]} == {offerings}
+    assert rows[1][9] == "12,50"  # decimal comma for Belgian Excel
+    assert f'filename="vrije-plaatsen-lop-test-bao-{offerings}.csv"' in response.headers["Content-Disposition"]
     assert client.get(f"/api/v1/sites/{SITE}/exports/offerings", user=users.admin2).status_code == 403
 
 
 def test_offerings_export_has_every_field(client, users, offerings):
     response = client.get(f"/api/v1/sites/{SITE}/exports/offerings?format=xlsx&year=current", user=users.expert2)
-    rows = list(load_workbook(io.BytesIO(response.get_data())).active.iter_rows(values_only=True))
-    assert len(rows[0]) == 21 and rows[0][7] == "Opleiding"
-    assert rows[1][5] == offerings and rows[1][8] == "BaO"
+    assert f'filename="aanbod-lop-test-bao-{offerings}.xlsx"' in response.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(response.get_data())).active
+    rows = list(sheet.iter_rows(values_only=True))
+    assert rows[0][0] == f"LOP Test BaO – Aanbod schooljaar {offerings}" and rows[1][0].startswith("Stand op ")
+    assert len(rows[2]) == 21 and rows[2][7] == "Opleiding" and rows[2][15] == "Percentage indicator"
+    assert rows[3][5] == offerings and rows[3][8] == "BaO"
+    assert sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:U6"
+    assert rows[4][15] == 0.125 and sheet["P5"].number_format == "0.00%"
+
+
+def test_site_names_in_file_names_are_ascii_slugs(client, rt, users, offerings):
+    with rt.engine.begin() as conn:
+        set_option(conn, rt.network.prefix(SITE), "blogname", "LOP Gent &amp; Zelzate – Basisonderwijs")
+    response = client.get(f"/api/v1/sites/{SITE}/exports/free-places?format=xlsx", user=users.expert2)
+    assert (f'filename="vrije-plaatsen-lop-gent-zelzate-basisonderwijs-{offerings}.xlsx"'
+            in response.headers["Content-Disposition"])
+    title = load_workbook(io.BytesIO(response.get_data())).active["A1"].value
+    assert title == f"LOP Gent & Zelzate – Basisonderwijs – Vrije plaatsen schooljaar {offerings}"
+    with rt.engine.begin() as conn:
+        set_option(conn, rt.network.prefix(SITE), "blogname", "LOP Test BaO")
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("LOP Gent SO", "lop-gent-so"), ("LOP Brugge – Oostende (BaO)", "lop-brugge-oostende-bao"),
+    ("Léuven  Straße", "leuven-strasse"), ("***", "site-2"), ("", "site-2"),
+])
+def test_slug(text, expected):
+    assert slug(text, "site-2") == expected
+
+
+@given(st.text())
+def test_slugs_are_ascii_lower_case_words_joined_by_hyphens(text):
+    assert re.fullmatch(r"[a-z0-9]+(-[a-z0-9]+)*|x", slug(text, "x"))
+
+
+def test_long_dates_in_dutch():
+    assert long_date_nl(dt.date(2027, 7, 1)) == "1 juli 2027"
+    assert long_date_nl(dt.date(2026, 12, 20)) == "20 december 2026"
+
+
+def take_scheduled_snapshot(rt, occurrence: dt.datetime, *, run_at: dt.date | None = None):
+    """A free-places-snapshot run fired by the scheduler for ``occurrence`` (the path a real scheduler takes)."""
+    from apscheduler.triggers.cron import CronTrigger
+
+    from jobs.scheduler import SchedulerProcess
+
+    scheduler = SchedulerProcess(rt, {"free-places-snapshot": CronTrigger.from_crontab("5 0 1 7 *", timezone=rt.config.tz)})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr("jobs.scheduler.previous_fire_time", lambda *_a: occurrence)
+        patch.setattr(scheduler, "_sites_for", lambda _spec: [SITE])
+        scheduler.fire("free-places-snapshot")
+    r = rt.network_tables.job_runs
+    with rt.engine.connect() as conn:
+        return conn.execute(select(r).where(r.c.job == "free-places-snapshot").order_by(r.c.id.desc())).first()
 
 
 def test_snapshots_list_and_export(client, rt, users, offerings):
     assert client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert2).json == {"snapshots": []}
-    day = "2026-07-01"  # a day past (a snapshot of a day still to come is refused)
-    run = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": day})
-    assert run["status"] == "succeeded"
+    july = dt.date(rt.today().year - 1, 7, 1)  # a 1 July past (a snapshot of a day still to come is refused)
+    run = take_scheduled_snapshot(rt, dt.datetime(july.year, 7, 1, 0, 5, tzinfo=rt.config.tz))
+    assert run.status == "succeeded", run.error
+    day = july.isoformat()
     listed = client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert2).json["snapshots"]
-    assert listed == [{"date": day, "school_year": offerings, "rows": 3}]
+    assert listed == [{"date": day, "school_year": offerings, "kind": "1_july", "rows": 3}]
     response = client.get(f"/api/v1/sites/{SITE}/exports/free-places?snapshot={day}&format=csv", user=users.admin2)
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline=""), delimiter=";"))
-    assert [r[3] for r in rows[1:]] == ["1001", "1012"]
-    assert f'vrije-plaatsen-site2-{day}.csv' in response.headers["Content-Disposition"]
+    assert [r[4] for r in rows[1:]] == ["1001", "1012"] and {r[3] for r in rows[1:]} == {offerings}
+    assert f'vrije-plaatsen-lop-test-bao-{offerings}-stand-op-{day}.csv' in response.headers["Content-Disposition"]
+    excel = client.get(f"/api/v1/sites/{SITE}/exports/free-places?snapshot={day}&format=xlsx", user=users.expert2)
+    sheet = load_workbook(io.BytesIO(excel.get_data())).active
+    assert [sheet["A1"].value, sheet["A2"].value] == [f"LOP Test BaO – Vrije plaatsen schooljaar {offerings}",
+                                                      f"Stand op 1 juli {july.year}"]
+    assert sheet["D4"].value == offerings and sheet["J4"].value is None and sheet["J5"].value == 0.125
     missing = client.get(f"/api/v1/sites/{SITE}/exports/free-places?snapshot=2020-07-01", user=users.expert2)
     assert (missing.status_code, missing.json["code"]) == (404, "snapshot_not_found")
+    assert missing.json["detail"] == "Er zijn voor deze site geen vrije plaatsen bewaard op 01/07/2020."
+
+
+def test_a_late_scheduled_snapshot_is_still_dated_1_july_and_one_by_hand_carries_its_day(client, rt, users, offerings):
+    july = dt.date(rt.today().year - 1, 7, 1)
+    # the scheduler was down on 1 July and catches up two days later, within its grace: still the 1 July one
+    occurrence = dt.datetime(july.year, 7, 1, 0, 5, tzinfo=rt.config.tz)
+    run = take_scheduled_snapshot(rt, occurrence)
+    assert run.status == "succeeded" and json.loads(run.options) == {"scheduled_for": occurrence.isoformat()}
+    assert json.loads(run.stats)["date"] == july.isoformat()
+    # by hand: dated today, whatever --date says (a date only in a dry run)
+    backdated = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli",
+                        options={"date": (rt.today() - dt.timedelta(days=3)).isoformat()})
+    assert backdated["status"] == "failed" and "--dry-run" in backdated["error"]
+    assert run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli")["status"] == "succeeded"
+    listed = client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert2).json["snapshots"]
+    assert [(s["date"], s["kind"]) for s in listed] == [(rt.today().isoformat(), "manual"), (july.isoformat(), "1_july")]
+
+
+def test_snapshots_from_before_schema_v2_get_a_kind_from_their_date(client, rt, users, offerings):
+    s = site_tables(rt.network.prefix(SITE)).free_places_snapshots
+    row = {"school_year": "2024-2025", "school_id": 1, "school_name": "Oud", "vestigingen": "[]", "admgr_code": 1001,
+           "taken_at": utcnow(), "kind": None}
+    with rt.engine.begin() as conn:
+        conn.execute(s.insert(), [{**row, "snapshot_date": dt.date(2025, 7, 1)}, {**row, "snapshot_date": dt.date(2025, 7, 4)}])
+    listed = client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert2).json["snapshots"]
+    assert [(x["date"], x["kind"]) for x in listed] == [("2025-07-04", "manual"), ("2025-07-01", "1_july")]
 
 
 # --- pruning ------------------------------------------------------------------------------------
@@ -293,3 +393,26 @@ def test_prune_archives_first_then_deletes(rt, users, tmp_path, monkeypatch, cap
     assert len(left) == 1 and left[0].action == "update" and left[0].occurred_at.year > 2020
     assert main(["log", "prune", "--site", str(SITE), "--before", "2021-01-01", "--archive", str(archive)]) == 1
     assert "exists already" in capsys.readouterr().err
+
+
+def test_openpyxl_sheets_get_the_same_title_rows_and_header():
+    """The helper other Excel files (the OV comparison, the template) use to look like the exports."""
+    from openpyxl import Workbook
+
+    from service.spreadsheets import add_filter, append_row, write_title_and_header
+
+    book = Workbook()
+    sheet = book.active
+    titles = title_rows("LOP Gent SO", "Vergelijking met Onderwijs Vlaanderen", "2026-2027", dt.datetime(2026, 12, 20, 9, 0))
+    assert titles == ["LOP Gent SO – Vergelijking met Onderwijs Vlaanderen schooljaar 2026-2027", "Stand op 20/12/2026 09:00"]
+    header = write_title_and_header(sheet, titles, ["School", "=Opleiding"], [30, 40])
+    append_row(sheet, ["De Linde", "Lager onderwijs"])
+    add_filter(sheet, header)
+    buffer = io.BytesIO()
+    book.save(buffer)
+    sheet = load_workbook(buffer).active
+    assert [row for row in sheet.iter_rows(values_only=True)] == [
+        (titles[0], None), (titles[1], None), ("School", "=Opleiding"), ("De Linde", "Lager onderwijs")]
+    assert header == 3 and sheet.freeze_panes == "A4" and sheet.auto_filter.ref == "A3:B4"
+    assert sheet["B3"].data_type == "s" and sheet["B3"].font.b and sheet["B3"].fill.fgColor.rgb == "FFD9E1F2"
+    assert sheet["A1"].font.sz == 13 and sheet.print_title_rows == "$1:$3" and sheet.column_dimensions["B"].width == 40

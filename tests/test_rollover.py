@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import unicodedata
 from zoneinfo import ZoneInfo
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 from sqlalchemy import select
 
 from jobs.runner import run_now
@@ -51,7 +54,66 @@ def test_review_reasons_name_past_starts():
     ("tel. 052-12 34 56, 2020-2022, 1999-2000", []),
 ])
 def test_stale_mentions(text, labels):
-    assert [m["label"] for m in stale_mentions(text, "2026-2027")] == labels
+    mentions = stale_mentions(text, "2026-2027")
+    assert [m["label"] for m in mentions] == labels and {m["kind"] for m in mentions} <= {"older_year"}
+
+
+@pytest.mark.parametrize("text, found", [
+    # the seed: after moving to 2021-2022, pages still about "2020-2021 en 2021-2022" as current and next
+    ("Vrije plaatsen 2020-2021 en volgend schooljaar 2021-2022",
+     [("older_year", "2020-2021"), ("current_year_called_next", "2021-2022")]),
+    ("Inschrijvingen voor het KOMEND SCHOOLJAAR (21-22) zijn open", [("current_year_called_next", "2021-2022")]),
+    ("2021 - 2022: aanmelden voor volgend jaar kan nu", [("current_year_called_next", "2021-2022")]),
+    ("Vólgend schooljaar: 2021-2022", [("current_year_called_next", "2021-2022")]),  # accents do not hide it
+    ("Schooljaar 2021-2022 en volgend schooljaar 2022-2023", []),  # right as it is: the phrase is 2022-2023's
+    ("2021-2022 (dit jaar), 2022-2023 (volgend schooljaar)", []),
+    ("Het volgend schooljaar 2021-2022 en daarna 2022-2023", [("current_year_called_next", "2021-2022")]),
+    ("Dit schooljaar 2021-2022 loopt. " + "Lees de regels van de inschrijvingen. " + "Volgend schooljaar", []),  # far
+    ("volgende schooljaar 2021-2022", []),  # not one of the phrases
+])
+def test_the_current_year_called_next(text, found):
+    assert [(m["kind"], m["label"]) for m in stale_mentions(text, "2021-2022")] == found
+
+
+_GAP = st.text(alphabet=" .,;:()!?", max_size=60)
+_PHRASES = ("volgend schooljaar", "volgend jaar", "komend schooljaar")
+
+
+@st.composite
+def spelled(draw, phrase):
+    """``phrase`` in any case, with or without accents on its vowels, words split by any white space."""
+    out = []
+    for char in phrase:
+        if char == " ":
+            out.append(draw(st.sampled_from([" ", "  ", "\u00a0", "\n"])))
+        else:
+            accents = ["", "\u0301", "\u0308"] if char in "aeou" else [""]
+            out.append(unicodedata.normalize("NFC", draw(st.sampled_from([char, char.upper()])) + draw(st.sampled_from(accents))))
+    return "".join(out)
+
+
+@given(data=st.data(), year=st.integers(2001, 2090), gap=_GAP, before=st.booleans())
+def test_the_current_year_is_flagged_within_40_characters_of_a_next_year_phrase(data, year, gap, before):
+    label = f"{year}-{year + 1}"
+    phrase = data.draw(spelled(data.draw(st.sampled_from(_PHRASES))))
+    text = f"{phrase}{gap}{label}" if before else f"{label}{gap}{phrase}"
+    kinds = [m["kind"] for m in stale_mentions(text, label)]
+    assert kinds == (["current_year_called_next"] if len(gap) <= 40 else [])
+
+
+@given(year=st.integers(2001, 2090), other=st.integers(2000, 2099), gap=_GAP, phrase=st.sampled_from(_PHRASES))
+def test_other_years_do_not_depend_on_the_phrase(year, other, gap, phrase):
+    assume(other != year)
+    label, mention = f"{year}-{year + 1}", f"{other}-{other + 1}"
+    for text in (f"{phrase}{gap}{mention}", f"Schooljaar {mention}{gap}"):
+        found = [(m["kind"], m["label"]) for m in stale_mentions(text, label)]
+        assert found == ([("older_year", mention)] if other < year else [])
+
+
+@given(year=st.integers(2001, 2090), text=st.text(alphabet="abcdefghijklmnoprstuvwxyz .,-", max_size=120))
+def test_without_a_phrase_the_current_year_is_never_flagged(year, text):
+    label = f"{year}-{year + 1}"
+    assert stale_mentions(f"{text} {label} {text}", label) == [] or "jaar" in text
 
 
 # --- the jobs on both backends --------------------------------------------------------------------
@@ -217,16 +279,41 @@ def test_automatic_rollover_can_be_switched_off(rt, users, world, client):
 
 
 def test_snapshot_job_is_idempotent_per_date(rt, users, world):
-    day = rt.today() - dt.timedelta(days=1)  # a snapshot of a day still to come is refused
-    first = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": day.isoformat()})
+    day = rt.today()  # by hand: the day it is taken
+    first = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli")
     assert first["summary"] == f"snapshot of {day} stored: 4 programmes of 2026-2027"
-    again = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", options={"date": day.isoformat()})
+    assert first["stats"]["kind"] == "manual"
+    again = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli")
     assert again["summary"] == f"a snapshot of {day} exists already: nothing replaced"
+    # a date of another day only in a dry run: a snapshot never claims a day it was not taken on
+    dry = run_now(rt, "free-places-snapshot", site_id=SITE, trigger="cli", dry_run=True,
+                  options={"date": (day - dt.timedelta(days=1)).isoformat()})
+    assert dry["status"] == "succeeded" and dry["summary"].startswith("dry run: would store 4 programmes")
     # the rollover finds the outgoing year's snapshot and takes none of its own
     rollover(rt)
     s = world["tables"].free_places_snapshots
     with rt.engine.connect() as conn:
-        assert {r.snapshot_date for r in conn.execute(select(s))} == {day}
+        assert {(r.snapshot_date, r.kind) for r in conn.execute(select(s))} == {(day, "manual")}
+
+
+def test_the_rollover_snapshot_carries_the_day_it_is_taken_and_its_kind(rt, users, world, client):
+    run = rollover(rt, date="2027-08-01")  # tried as on 1 August, run today
+    assert run["status"] == "succeeded" and run["stats"]["rolled"][0]["snapshot_rows"] == 4
+    listed = client.get(f"/api/v1/sites/{SITE}/exports/snapshots", user=users.expert3).json["snapshots"]
+    assert listed == [{"date": rt.today().isoformat(), "school_year": "2026-2027", "kind": "rollover", "rows": 4}]
+
+
+def test_a_scheduled_snapshot_is_dated_on_its_occurrence(rt, users, world):
+    from jobs.runner import create_run, execute_run
+
+    today = rt.today()
+    occurrence = dt.datetime(today.year, 7, 1, 0, 5, tzinfo=BRUSSELS)
+    if occurrence.date() > today:
+        occurrence = occurrence.replace(year=today.year - 1)
+    run_id = create_run(rt, "free-places-snapshot", site_id=SITE, trigger="schedule",
+                        options={"scheduled_for": occurrence.isoformat()})
+    run = execute_run(rt, run_id)
+    assert run["stats"] == {"rows": 4, "date": occurrence.date().isoformat(), "school_year": "2026-2027", "kind": "1_july"}
 
 
 def test_stale_references_report(rt, users, world, client):
@@ -237,12 +324,19 @@ def test_stale_references_report(rt, users, world, client):
             {**base, "ID": 10, "post_title": "Vrije plaatsen 2025-2026", "post_status": "publish",
              "post_content": "<p>Inschrijven voor <strong>2026-2027</strong>; archief: schooljaar 24-25.</p>"},
             {**base, "ID": 11, "post_title": "Concept 2020-2021", "post_status": "draft", "post_content": "x"},
-            {**base, "ID": 12, "post_title": "Alles actueel", "post_status": "publish", "post_content": "2027-2028"},
+            {**base, "ID": 12, "post_title": "Alles actueel", "post_status": "publish",
+             "post_content": "Dit schooljaar 2026-2027, volgend schooljaar 2027-2028"},
+            {**base, "ID": 13, "post_title": "Aanmelden", "post_status": "publish",
+             "post_content": "<p>Aanmelden voor het <em>Volgend&nbsp;Schooljaar</em> (2026-2027) kan vanaf maart.</p>"},
         ])
     report = client.get(f"/api/v1/sites/{SITE}/rollover/stale-references", user=users.expert3).json
     assert report["school_year"] == "2026-2027"
-    assert [p["id"] for p in report["posts"]] == [10]
+    assert [p["id"] for p in report["posts"]] == [10, 13]
     post = report["posts"][0]
+    assert {m["kind"] for m in post["matches"]} == {"older_year"}
+    called_next = report["posts"][1]["matches"]
+    assert [(m["kind"], m["label"], m["in"]) for m in called_next] == [("current_year_called_next", "2026-2027", "content")]
+    assert called_next[0]["context"] == "Aanmelden voor het Volgend Schooljaar (2026-2027) kan vanaf maart."
     assert post["edit_link"] == "http://lop.test/so/wp-admin/post.php?post=10&action=edit"
     assert [(m["in"], m["label"]) for m in post["matches"]] == [("title", "2025-2026"), ("content", "2024-2025")]
     assert "archief: schooljaar 24-25" in post["matches"][1]["context"]

@@ -9,7 +9,7 @@ from collections import defaultdict
 from sqlalchemy import Connection, delete, func, literal, select
 
 from rules.offerings import AN_ADMGR, AN_NAME
-from rules.rollover import KEPT_FIELDS
+from rules.rollover import KEPT_FIELDS, SNAPSHOT_KINDS, snapshot_kind
 from rules.school_year import next_school_year
 
 from .audit import Actor, Change, write_audit
@@ -22,12 +22,13 @@ from .tables import NetworkTables, SiteTables
 CHUNK = 2000
 
 
-def snapshot_dates(conn: Connection, t: SiteTables) -> list[tuple[dt.date, str, int]]:
-    """(date, school year, rows) of every stored snapshot, newest first."""
+def snapshot_dates(conn: Connection, t: SiteTables) -> list[tuple[dt.date, str, str, int]]:
+    """(date, school year, kind, rows) of every stored snapshot, newest first."""
     s = t.free_places_snapshots
-    return [(d, y, n) for d, y, n in conn.execute(
-        select(s.c.snapshot_date, s.c.school_year, func.count()).group_by(s.c.snapshot_date, s.c.school_year)
-        .order_by(s.c.snapshot_date.desc()))]
+    return [(d, y, snapshot_kind(k, d), n) for d, y, k, n in conn.execute(
+        select(s.c.snapshot_date, s.c.school_year, s.c.kind, func.count())
+        .group_by(s.c.snapshot_date, s.c.school_year, s.c.kind)
+        .order_by(s.c.snapshot_date.desc(), s.c.school_year.desc()))]
 
 
 def has_snapshot(conn: Connection, t: SiteTables, *, on: dt.date | None = None, school_year: str | None = None) -> bool:
@@ -40,8 +41,11 @@ def has_snapshot(conn: Connection, t: SiteTables, *, on: dt.date | None = None, 
     return conn.execute(query).first() is not None
 
 
-def take_snapshot(conn: Connection, t: SiteTables, nt: NetworkTables, school_year: str, on: dt.date) -> int:
-    """Copy the numbers of ``school_year`` as they are now; returns the number of rows stored."""
+def take_snapshot(conn: Connection, t: SiteTables, nt: NetworkTables, school_year: str, on: dt.date, kind: str) -> int:
+    """Copy the numbers of ``school_year`` as they are now, dated ``on``, of ``kind`` ("1_july", "rollover" or
+    "manual"); returns the number of rows stored."""
+    if kind not in SNAPSHOT_KINDS:
+        raise ValueError(f"unknown snapshot kind {kind!r}")
     o, a, v = t.offerings, nt.admgr, t.vestigingen
     locations = defaultdict(list)
     for school_id, inst, vest in conn.execute(select(v.c.school_id, v.c.instellingsnummer, v.c.vestigingsnummer)
@@ -52,7 +56,8 @@ def take_snapshot(conn: Connection, t: SiteTables, nt: NetworkTables, school_yea
         {"snapshot_date": on, "school_year": school_year, "school_id": int(school_id), "school_name": name,
          "vestigingen": json.dumps(locations[int(school_id)]), "admgr_code": code,
          "programme": description or (AN_NAME if code == AN_ADMGR else ""), "capacity": capacity,
-         "free_places": free, "enrolled": enrolled, "indicator_pct": pct, "suffix": suffix, "taken_at": now}
+         "free_places": free, "enrolled": enrolled, "indicator_pct": pct, "suffix": suffix, "taken_at": now,
+         "kind": kind}
         for school_id, name, code, description, capacity, free, enrolled, pct, suffix in conn.execute(
             select(o.c.school_id, t.schools.c.name, o.c.admgr_code, a.c.description, o.c.capacity, o.c.free_places,
                    o.c.enrolled, o.c.indicator_pct, o.c.suffix)

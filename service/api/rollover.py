@@ -17,8 +17,10 @@ blp = Blueprint("rollover", __name__, url_prefix="/api/v1", description="After t
 @with_site(*MANAGERS)
 @responds(blp, 200)
 def stale_references(site_id, access):
-    """Published posts and pages that still mention a school year older than the current one
-    (``2020-2021``, ``2020 - 2021``, ``20-21``). A report only: WordPress content is never edited."""
+    """Published posts and pages to update after the rollover: each match has a ``kind``: ``older_year`` (a school
+    year older than the current one: ``2020-2021``, ``2020 - 2021``, ``20-21``) or ``current_year_called_next``
+    (the current year within 40 characters of "volgend schooljaar", "volgend jaar" or "komend schooljaar").
+    A report only: WordPress content is never edited."""
     posts = core_site_tables(access.site.prefix).posts
     current = access.site.current_school_year
     found = []
