@@ -83,7 +83,7 @@ def csv_chunks(header: list[str], rows: Iterable[Iterable], rows_per_chunk: int 
 SHEET_NAME_MAX = 31
 _SHEET_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
 # common words in school names, shortened as people write them, tried before a name is cut
-_SHEET_ABBREVIATIONS = (("Onze-Lieve-Vrouw", "OLV"), ("Koninklijk Atheneum", "KA"), ("Sint-", "St-"),
+_SHEET_ABBREVIATIONS = (("Onze-Lieve-Vrouw-", "OLV-"), ("Onze-Lieve-Vrouw ", "OLV "), ("Koninklijk Atheneum", "KA"), ("Sint-", "St-"),
                         ("Instituut", "Inst."), ("Katholiek", "Kath."), ("Technisch", "Techn."))
 
 

@@ -250,6 +250,8 @@ def test_without_a_snapshot_nothing_looks_fine(rt, client, users, world):
     assert (excel.status_code, excel.json["code"], excel.json["detail"]) == (409, "no_ov_snapshot", expected["message"])
     apply = client.post(f"{base}/{world['so']}/apply", user=users.expert3, json={"year": "current", "add": [56201]})
     assert (apply.status_code, apply.json["code"]) == (409, "no_ov_snapshot")
+    unknown = client.get(f"{base}?school=999", user=users.expert3)
+    assert (unknown.status_code, unknown.json["code"]) == (404, "school_not_found")
     failed = run_now(rt, "ov-sync", site_id=None, trigger="cli")  # LOP_OV_API_URL not set
     last = client.get(base, user=users.expert3).json["last_sync"]
     assert last == {"status": "failed", "finished_at": failed["finished_at"], "summary": "LOP_OV_API_URL is not set"}
@@ -342,13 +344,13 @@ def test_the_green_red_workbook(ov_rt, rt, client, users, world):
     summary = list(workbook["Overzicht"].iter_rows(values_only=True))
     assert summary[0][0] == f"Vergelijking met Onderwijs Vlaanderen, schooljaar {current}"
     assert summary[1][0] == "Gegevens van Onderwijs Vlaanderen van 20/12/2026 09:00"
-    assert summary[2][:2] == ("groen", "staat bij Onderwijs Vlaanderen, ontbreekt op de LOP-website")
-    assert summary[3][:2] == ("rood", "staat op de LOP-website, niet bij Onderwijs Vlaanderen")
+    assert summary[2][:2] == ("Groen", "staat bij Onderwijs Vlaanderen, ontbreekt op de LOP-website")
+    assert summary[3][:2] == ("Rood", "staat op de LOP-website, niet bij Onderwijs Vlaanderen")
     assert workbook["Overzicht"]["A3"].fill.start_color.rgb.endswith("C6EFCE")
     assert workbook["Overzicht"]["A4"].fill.start_color.rgb.endswith("FFC7CE")
     assert summary[5] == ("School", "Instellingsnummer", "Tabblad", "Vergeleken met Onderwijs Vlaanderen", "Op beide",
                           "Enkel bij Onderwijs Vlaanderen (groen)", "Enkel op de LOP-website (rood)",
-                          "Rood dat volgens Onderwijs Vlaanderen niet meer bestaat")
+                          "Rood, bestaat volgens Onderwijs Vlaanderen niet meer")
     assert "Gedekt door OV" not in str(summary)
     assert summary[6][:4] == ("De Linde", "002001", None, "nee: basisonderwijs, niet in de gegevens van Onderwijs Vlaanderen")
     assert summary[7] == ("Sint-Jan", "001001", "Sint-Jan", "ja", 1, 2, 3, 2)

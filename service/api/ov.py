@@ -81,17 +81,17 @@ def _comparison(access, year_value: str, school_id: int | None = None, only_diff
     result = {"snapshot_at": _iso(taken), "school_year": label, "state": "ok", "message": None,
               "ov_configured": bool(config.ov_api_url and config.ov_api_key), "last_sync": _last_sync(conn, nt)}
     schooljaar = ov_schooljaar(label)
+    schools, site_codes = school_inputs(conn, access.tables, label, school_id)
+    if school_id is not None and not schools:
+        raise ApiError(404, "school_not_found", f"school {school_id} does not exist on this site")
     if taken is None:
         return {**result, "state": "no_snapshot", "message": NO_SNAPSHOT, "schools": []}
     if not has_year(conn, nt, schooljaar):
         return {**result, "state": "no_year_data", "message": _no_year_data(label), "schools": []}
-    schools, site_codes = school_inputs(conn, access.tables, label, school_id)
     if school_id is None:
         index, listed, names = load_index(conn, nt, schooljaar)
         catalogue = catalogue_info(conn, nt)
     else:  # one school: read only its part of the snapshot and of the catalogue
-        if not schools:
-            raise ApiError(404, "school_not_found", f"school {school_id} does not exist on this site")
         codes = site_codes[school_id]
         locations = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in schools[0]["vestigingen"]]
         index, listed, names = load_index(conn, nt, schooljaar, locations=locations, codes=codes)
@@ -150,7 +150,7 @@ def comparison_workbook(data: dict, schools_by_id: dict[int, dict], tz) -> bytes
     _heading(summary, f"Vergelijking met Onderwijs Vlaanderen, {year}", fetched)
     summary.append(["School", "Instellingsnummer", "Tabblad", "Vergeleken met Onderwijs Vlaanderen", "Op beide",
                     "Enkel bij Onderwijs Vlaanderen (groen)", "Enkel op de LOP-website (rood)",
-                    "Rood dat volgens Onderwijs Vlaanderen niet meer bestaat"])
+                    "Rood, bestaat volgens Onderwijs Vlaanderen niet meer"])
     _bold(summary[summary.max_row])
     header_row = summary.max_row
     for school in data["schools"]:
@@ -178,9 +178,9 @@ def _heading(sheet, title: str, fetched: str) -> None:
     append_row(sheet, [title])
     sheet["A1"].font = Font(bold=True, size=14)
     append_row(sheet, [fetched])
-    append_row(sheet, ["groen", GREEN_TEXT])
+    append_row(sheet, ["Groen", GREEN_TEXT])
     sheet.cell(row=sheet.max_row, column=1).fill = GREEN
-    append_row(sheet, ["rood", RED_TEXT])
+    append_row(sheet, ["Rood", RED_TEXT])
     sheet.cell(row=sheet.max_row, column=1).fill = RED
     sheet.append([])
 
