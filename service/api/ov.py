@@ -83,7 +83,7 @@ def _comparison(access, year_value: str, school_id: int | None = None, only_diff
     schooljaar = ov_schooljaar(label)
     schools, site_codes = school_inputs(conn, access.tables, label, school_id)
     if school_id is not None and not schools:
-        raise ApiError(404, "school_not_found", f"school {school_id} does not exist on this site")
+        raise ApiError(404, "school_not_found", f"School {school_id} bestaat niet op deze site.")
     if taken is None:
         return {**result, "state": "no_snapshot", "message": NO_SNAPSHOT, "schools": []}
     if not has_year(conn, nt, schooljaar):
@@ -235,18 +235,18 @@ def apply(site_id, school_id, access):
     the comparison after the change (or, with ``dry_run``, what would change and ``needs_confirmation``).
     Removing an offering that holds numbers needs ``confirm_numbers`` (409 ``offering_has_numbers``)."""
     body = json_body()
-    errors = [{"field": k, "message": "unknown field"} for k in sorted(set(body) - APPLY_FIELDS)]
+    errors = [{"field": k, "message": "onbekend veld"} for k in sorted(set(body) - APPLY_FIELDS)]
     add, remove = body.get("add", []), body.get("remove", [])
     for name, codes in (("add", add), ("remove", remove)):
         if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
-            errors.append({"field": name, "message": "a list of administrative-group codes"})
+            errors.append({"field": name, "message": "een lijst van codes van administratieve groepen"})
     if not isinstance(body.get("year"), str):
-        errors.append({"field": "year", "message": "required: current, next or a school-year label"})
+        errors.append({"field": "year", "message": "verplicht: current, next of een schooljaar (2026-2027)"})
     for flag in ("dry_run", "confirm_numbers"):
         if not isinstance(body.get(flag, False), bool):
-            errors.append({"field": flag, "message": "true or false"})
+            errors.append({"field": flag, "message": "true of false"})
     if errors:
-        raise ApiError(422, "validation_failed", "invalid request", errors=errors)
+        raise ApiError(422, "validation_failed", "Ongeldige aanvraag.", errors=errors)
     data = _comparison(access, body["year"], school_id)
     _require_data(data)
     before = data["schools"][0]
@@ -254,10 +254,12 @@ def apply(site_id, school_id, access):
     wrong_add = [c for c in add if status.get(c) != "only_ov"]
     wrong_remove = [c for c in remove if status.get(c) != "only_lop"]
     if wrong_add or wrong_remove:
-        raise ApiError(422, "validation_failed", "codes that are not only OV's (add) or only the site's (remove)",
-                       errors=([{"field": "add", "message": f"{c} is not only OV's: {status.get(c, 'not listed')}"}
+        raise ApiError(422, "validation_failed",
+                       "Toevoegen kan enkel wat alleen bij Onderwijs Vlaanderen staat, verwijderen enkel wat alleen op "
+                       "de LOP-website staat.",
+                       errors=([{"field": "add", "message": f"{c} staat niet enkel bij Onderwijs Vlaanderen"}
                                 for c in wrong_add]
-                               + [{"field": "remove", "message": f"{c} is not only the site's: {status.get(c, 'not listed')}"}
+                               + [{"field": "remove", "message": f"{c} staat niet enkel op de LOP-website"}
                                   for c in wrong_remove]))
     add, remove, label = sorted(set(add)), sorted(set(remove)), data["school_year"]
     if body.get("dry_run"):
