@@ -53,6 +53,9 @@ def run_ov_sync(ctx) -> JobResult:
     per_site = compare_sites(ctx, offerings)
     summary = f"{len(offerings)} records in {pages} pages"
     for site_id, counts in per_site.items():
+        if not counts["ov_data"]:
+            summary += f"; site {site_id}: OV lists nothing for {counts['school_year']}, not compared"
+            continue
         summary += (f"; site {site_id}: {counts['schools']} schools compared, {counts['only_ov']} only OV, "
                     f"{counts['only_lop']} only LOP")
     summary += (f"; catalogue: {catalogue_counts['in_feed']} in feed: {catalogue_counts['added']} added, "
@@ -71,12 +74,17 @@ def compare_sites(ctx, offerings) -> dict:
             if not site.enabled or not site.live or not site.current_school_year:
                 continue
             schooljaar = ov_schooljaar(site.current_school_year)
-            index, covered, names = (index_from(offerings, schooljaar) if ctx.dry_run
-                                     else load_index(conn, nt, schooljaar))
-            schools = site_comparison(conn, site_tables(site.prefix), catalogue, index, covered, names,
+            index, listed, names = (index_from(offerings, schooljaar) if ctx.dry_run
+                                    else load_index(conn, nt, schooljaar))
+            if not listed:  # nothing for that school year: every site code would look red
+                result[site.id] = {"school_year": site.current_school_year, "ov_data": False, "schools": 0,
+                                   "only_ov": 0, "only_lop": 0}
+                continue
+            schools = site_comparison(conn, site_tables(site.prefix), catalogue, index, listed, names,
                                       site.current_school_year)
             compared = [s for s in schools if s["covered"]]
-            result[site.id] = {"schools": len(compared), "only_ov": sum(s["counts"]["only_ov"] for s in compared),
+            result[site.id] = {"school_year": site.current_school_year, "ov_data": True, "schools": len(compared),
+                               "only_ov": sum(s["counts"]["only_ov"] for s in compared),
                                "only_lop": sum(s["counts"]["only_lop"] for s in compared)}
     return result
 

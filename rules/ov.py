@@ -11,8 +11,10 @@ from dataclasses import dataclass
 from .offerings import AN_ADMGR
 from .school_year import label_for_start_year, start_year_of
 from .sorting import so_sort_key
+from .stages import PRIMARY_STAGES
 
 COVERED_TYPES = ("SO", "BuSO")  # OV has no offering product for primary education
+NUMBER_FIELDS = ("capacity", "free_places", "enrolled")  # removing an offering with one of these set asks first
 
 
 def ov_school_year_label(schooljaar: int) -> str:
@@ -130,28 +132,47 @@ def ov_codes_for(index: Mapping[tuple[int, int], set[int]], vestigingen: Iterabl
     return codes
 
 
-def compare_school(school: Mapping, site_codes: Iterable[int], ov_codes: set[int], covered_codes: set[int],
+def outside_ov(code: int, entry: Mapping | None) -> bool:
+    """AN (10000) and primary education (a code of stage kleuter or lager) are outside OV's offering data."""
+    return code == AN_ADMGR or (entry or {}).get("stage") in PRIMARY_STAGES
+
+
+def compare_school(school: Mapping, site_codes: Iterable[int], ov_codes: set[int], listed_in_year: set[int],
                    catalogue: Mapping[int, Mapping], ov_names: Mapping[int, str]) -> dict:
-    """One school's comparison. ``covered_codes``: every code OV lists anywhere (a code OV never covers,
-    and AN, are never red). Primary schools are "not covered", not all red."""
+    """One school's comparison. ``listed_in_year``: the codes OV lists for any school in the compared school
+    year (at least those of ``site_codes``). A site code OV does not list for this school is red (``only_lop``)
+    unless it is outside OV's data (``not_covered``: AN, primary education); when OV lists it for no school at
+    all that year it most likely no longer exists (``ov_lists_nowhere``). Primary schools are "not covered",
+    not all red."""
     base = {"school_id": school["id"], "name": school["name"], "type": school["type"]}
     if school["type"] not in COVERED_TYPES:
         return {**base, "covered": False, "counts": {"both": 0, "only_ov": 0, "only_lop": 0}, "rows": []}
     site_codes = set(site_codes)
     rows = []
     for code in site_codes | ov_codes:
+        entry = catalogue.get(code) or {}
         if code in site_codes and code in ov_codes:
             status = "both"
         elif code in ov_codes:
             status = "only_ov"
-        elif code == AN_ADMGR or code not in covered_codes:
+        elif outside_ov(code, entry):
             status = "not_covered"
         else:
             status = "only_lop"
-        entry = catalogue.get(code) or {}
         rows.append({"code": code, "name": entry.get("description") or ov_names.get(code, ""),
                      "graad": entry.get("graad"), "leerjaar": entry.get("leerjaar"),
-                     "onderwijsvorm": entry.get("onderwijsvorm"), "status": status})
+                     "onderwijsvorm": entry.get("onderwijsvorm"), "status": status,
+                     "ov_lists_nowhere": status == "only_lop" and code not in listed_in_year})
     rows.sort(key=lambda r: so_sort_key(r["onderwijsvorm"], r["graad"], r["leerjaar"], r["name"], r["code"]))
     counts = {s: sum(1 for r in rows if r["status"] == s) for s in ("both", "only_ov", "only_lop")}
     return {**base, "covered": True, "counts": counts, "rows": rows}
+
+
+def has_numbers(offering: Mapping) -> bool:
+    """Whether an offering holds a capacity, free places or enrolled pupils (non-null and non-zero)."""
+    return any(offering.get(name) not in (None, 0) for name in NUMBER_FIELDS)
+
+
+def codes_needing_confirmation(offerings: Iterable[Mapping]) -> list[int]:
+    """The codes of the offerings to be removed that hold numbers: removing them needs ``confirm_numbers``."""
+    return sorted({int(o["admgr_code"]) for o in offerings if has_numbers(o)})

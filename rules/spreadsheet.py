@@ -102,3 +102,35 @@ def csv_chunks(header: list[str], rows: Iterable[Iterable], rows_per_chunk: int 
             buffer.seek(0)
             buffer.truncate()
     yield buffer.getvalue().encode("utf-8")
+
+
+SHEET_NAME_MAX = 31
+_SHEET_FORBIDDEN = str.maketrans({c: " " for c in "[]:*?/\\"})
+# common words in school names, shortened as people write them, tried before a name is cut
+_SHEET_ABBREVIATIONS = (("Onze-Lieve-Vrouw-", "OLV-"), ("Onze-Lieve-Vrouw ", "OLV "), ("Koninklijk Atheneum", "KA"), ("Sint-", "St-"),
+                        ("Instituut", "Inst."), ("Katholiek", "Kath."), ("Technisch", "Techn."))
+
+
+def sheet_name(name: str, used: set[str], fallback: str = "School") -> str:
+    """A worksheet name for ``name`` that Excel accepts: without ``[]:*?/\\`` and control characters, not
+    starting or ending with ``'``, at most 31 characters (common words shortened first, then cut with "…"),
+    not Excel's reserved "History", and unique among ``used`` as Excel compares them (case-insensitively: " (2)", " (3)" … added).
+    ``used`` holds the names taken so far, folded to lower case; the new one is added."""
+    text = " ".join(xlsx_text(name).translate(_SHEET_FORBIDDEN).split()).strip("' ")
+    for long, short in _SHEET_ABBREVIATIONS:
+        if len(text) <= SHEET_NAME_MAX:
+            break
+        text = text.replace(long, short)
+    text = _cut(text, SHEET_NAME_MAX) or fallback
+    title, n = text, 2
+    while title.casefold() in used or title.casefold() == "history":  # Excel reserves "History"
+        suffix = f" ({n})"
+        title, n = _cut(text, SHEET_NAME_MAX - len(suffix)) + suffix, n + 1
+    used.add(title.casefold())
+    return title
+
+
+def _cut(text: str, limit: int) -> str:
+    if len(text) <= limit:
+        return text
+    return text[:limit - 1].rstrip(" -'.,") + "…"

@@ -93,6 +93,14 @@ def list_runs(conn: Connection, nt: NetworkTables, *, job: str | None = None, si
     return conn.execute(query).all()
 
 
+def last_finished_run(conn: Connection, nt: NetworkTables, job: str, site_id: int | None = None):
+    """The newest real (not dry) run of ``job`` that finished, whatever its outcome; None when there is none."""
+    r = nt.job_runs
+    site_clause = r.c.site_id.is_(None) if site_id is None else r.c.site_id == site_id
+    return conn.execute(select(r).where(r.c.job == job, site_clause, r.c.status.in_(FINISHED), r.c.dry_run.is_(False))
+                        .order_by(r.c.id.desc()).limit(1)).first()
+
+
 def queued_runs(conn: Connection, nt: NetworkTables) -> list:
     r = nt.job_runs
     return conn.execute(select(r).where(r.c.status == "queued").order_by(r.c.id)).all()

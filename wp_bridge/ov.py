@@ -7,11 +7,13 @@ from collections import defaultdict
 
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
-from rules.ov import OvOffering, compare_school, enrich, ov_codes_for
+from rules.ov import OvOffering, codes_needing_confirmation, compare_school, enrich, ov_codes_for
+from rules.stages import SECUNDAIR, stage_of
 
 from .audit import Change, offering_ref, write_audit
 from .catalogue import fold_words, upsert
 from .db import utcnow
+from .errors import Conflict
 from .offerings import deletion, programme_names
 from .schools import list_schools
 from .tables import NetworkTables
@@ -40,45 +42,44 @@ def replace_snapshot(conn: Connection, nt: NetworkTables, offerings: list[OvOffe
         conn.execute(nt.ov_offerings.insert(), rows[start:start + CHUNK])
 
 
-def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *,
-               locations: list[tuple[int, int]] | None = None) -> tuple[dict, set[int], dict[int, str]]:
-    """((instellingsnummer, vestigingsnummer) -> codes) for one school year, the codes OV lists at all, and
-    OV's description of each code. With ``locations`` (one school) only those rows are read, and the codes
-    OV lists at all come from ``covered_codes``."""
+def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *, locations: list[tuple[int, int]] | None = None,
+               codes: set[int] | None = None) -> tuple[dict, set[int], dict[int, str]]:
+    """((instellingsnummer, vestigingsnummer) -> codes) for one school year, the codes OV lists for any school in
+    that school year, and OV's description of each code. With ``locations`` (one school) only those rows are
+    read, and of the codes OV lists in that year only those among ``codes`` (the school's own) are looked up."""
     o = nt.ov_offerings
     index: dict[tuple[int, int], set[int]] = defaultdict(set)
     names: dict[int, str] = {}
-    covered: set[int] = set()
+    listed: set[int] = set()
     rows = select(o.c.instellingsnummer, o.c.vestigingsnummer, o.c.admgr_code, o.c.description, o.c.schooljaar)
     if locations is not None:
+        listed = listed_codes(conn, nt, schooljaar, codes or set())
         if not locations:
-            return index, covered, names
+            return index, listed, names
         # OR of pairs rather than a row-constructor IN: MariaDB uses the location index only for the former
         rows = rows.where(or_(*[and_(o.c.instellingsnummer == inst, o.c.vestigingsnummer == vest)
                                 for inst, vest in sorted(set(locations))]))
-        covered = set(covered_codes(conn, nt))
     for inst, vest, code, description, year in conn.execute(rows):
-        covered.add(code)
         names.setdefault(code, description)
         if year == schooljaar:
+            listed.add(code)
             index[(inst, vest)].add(code)
-    return index, covered, names
+    return index, listed, names
 
 
-_covered: dict[tuple, frozenset[int]] = {}
-
-
-def covered_codes(conn: Connection, nt: NetworkTables) -> frozenset[int]:
-    """Every code OV lists for any school. It changes only with a new snapshot, so each process keeps it per
-    snapshot time (one indexed MAX per call to check)."""
+def listed_codes(conn: Connection, nt: NetworkTables, schooljaar: int, codes: set[int]) -> set[int]:
+    """Which of ``codes`` OV lists for any school in ``schooljaar`` (one query over the whole snapshot)."""
+    if not codes:
+        return set()
     o = nt.ov_offerings
-    key = (id(conn.engine), o.name, snapshot_time(conn, nt))
-    codes = _covered.get(key)
-    if codes is None:
-        codes = frozenset(conn.execute(select(o.c.admgr_code).distinct()).scalars())
-        _covered.clear()  # only the newest snapshot matters
-        _covered[key] = codes
-    return codes
+    return set(conn.execute(select(o.c.admgr_code).distinct().where(
+        o.c.schooljaar == schooljaar, o.c.admgr_code.in_(sorted(codes)))).scalars())
+
+
+def has_year(conn: Connection, nt: NetworkTables, schooljaar: int) -> bool:
+    """Whether the snapshot lists anything for ``schooljaar`` (without, every site code would look red)."""
+    o = nt.ov_offerings
+    return conn.execute(select(o.c.id).where(o.c.schooljaar == schooljaar).limit(1)).first() is not None
 
 
 def index_from(offerings: list[OvOffering], schooljaar: int) -> tuple[dict, set[int], dict[int, str]]:
@@ -89,19 +90,20 @@ def index_from(offerings: list[OvOffering], schooljaar: int) -> tuple[dict, set[
         names.setdefault(o.code, o.description)
         if o.schooljaar == schooljaar:
             index[(o.instellingsnummer, o.vestigingsnummer)].add(o.code)
-    return index, {o.code for o in offerings}, names
+    return index, {o.code for o in offerings if o.schooljaar == schooljaar}, names
 
 
 def catalogue_info(conn: Connection, nt: NetworkTables, codes: set[int] | None = None) -> dict[int, dict]:
     """Catalogue entries by code: all of them, or only ``codes``."""
     a = nt.admgr
     query = select(a.c.code, a.c.description, a.c.graad, a.c.leerjaar, a.c.onderwijsvorm, a.c.finaliteit, a.c.domein,
-                   a.c.structuuronderdeel)
+                   a.c.structuuronderdeel, a.c.stage, a.c.onderwijsniveau)
     if codes is not None:
         query = query.where(a.c.code.in_(sorted(codes)))
     return {row.code: {"description": row.description, "graad": row.graad, "leerjaar": row.leerjaar,
                        "onderwijsvorm": row.onderwijsvorm, "finaliteit": row.finaliteit, "domein": row.domein,
-                       "structuuronderdeel": row.structuuronderdeel}
+                       "structuuronderdeel": row.structuuronderdeel,
+                       "stage": row.stage or stage_of(row.onderwijsniveau, row.description)}
             for row in conn.execute(query)}
 
 
@@ -117,7 +119,7 @@ def enrich_catalogue(conn: Connection, nt: NetworkTables, entries: list[dict], n
         new = enrich(current, entry)
         if current is None:
             description = names.get(entry["code"]) or f"Administratieve groep {entry['code']}"
-            added.append({"code": entry["code"], "description": description, "onderwijsniveau": "SO",
+            added.append({"code": entry["code"], "description": description, "onderwijsniveau": "SO", "stage": SECUNDAIR,
                           **{k: new.get(k) for k in ENRICHED}})
         elif any(new.get(k) != current.get(k) for k in ENRICHED):
             updated.append({"code": entry["code"], "description": current["description"],
@@ -147,32 +149,59 @@ def school_inputs(conn: Connection, t, label: str, school_id: int | None = None)
 
 
 def compare_schools(schools: list[dict], site_codes: dict[int, set[int]], catalogue: dict, index: dict,
-                    covered: set[int], names: dict[int, str]) -> list[dict]:
+                    listed: set[int], names: dict[int, str]) -> list[dict]:
     return [
         compare_school(school, site_codes[school["id"]],
                        ov_codes_for(index, [(v["instellingsnummer"], v["vestigingsnummer"]) for v in school["vestigingen"]]),
-                       covered, catalogue, names)
+                       listed, catalogue, names)
         for school in schools
     ]
 
 
-def site_comparison(conn: Connection, t, catalogue: dict, index: dict, covered: set[int], names: dict[int, str],
+def site_comparison(conn: Connection, t, catalogue: dict, index: dict, listed: set[int], names: dict[int, str],
                     label: str) -> list[dict]:
     """The comparison of every school of a site for the school year ``label``."""
     schools, site_codes = school_inputs(conn, t, label)
-    return compare_schools(schools, site_codes, catalogue, index, covered, names)
+    return compare_schools(schools, site_codes, catalogue, index, listed, names)
+
+
+class OfferingHasNumbers(Conflict):
+    """Removing offerings that still hold numbers was asked without ``confirm_numbers``."""
+
+    def __init__(self, codes: list[int]):
+        super().__init__("offering_has_numbers",
+                         "Deze opleidingen hebben nog een capaciteit, vrije plaatsen of zittende leerlingen: "
+                         f"{', '.join(map(str, codes))}. Bevestig het verwijderen met confirm_numbers.")
+        self.codes = codes
+
+
+def _removed_rows(conn: Connection, t, school_id: int, label: str, remove: list[int]) -> list:
+    o = t.offerings
+    if not remove:
+        return []
+    return conn.execute(select(o).where(o.c.school_id == school_id, o.c.school_year == label,
+                                        o.c.admgr_code.in_(remove)).order_by(o.c.id)).mappings().all()
+
+
+def removal_needs_confirmation(conn: Connection, t, school_id: int, label: str, remove: list[int]) -> list[int]:
+    """The codes among ``remove`` whose offering holds numbers (what a dry run reports, and apply checks)."""
+    return codes_needing_confirmation(_removed_rows(conn, t, school_id, label, remove))
 
 
 def apply_changes(conn: Connection, t, site_id: int, actor, school_id: int, label: str, add: list[int],
-                  remove: list[int], *, nt: NetworkTables) -> None:
-    """Add programmes (with empty numbers) and remove programmes of one school, with their log rows."""
+                  remove: list[int], *, nt: NetworkTables, confirm_numbers: bool = False) -> None:
+    """Add programmes (with empty numbers) and remove programmes of one school, with their log rows (the
+    removed numbers included). Removing one that holds numbers without ``confirm_numbers`` raises
+    OfferingHasNumbers before anything is written."""
     o = t.offerings
     now = utcnow()
     changes = []
     names = programme_names(conn, nt, [*add, *remove])
-    if remove:
-        gone = conn.execute(select(o).where(o.c.school_id == school_id, o.c.school_year == label,
-                                            o.c.admgr_code.in_(remove))).mappings().all()
+    gone = _removed_rows(conn, t, school_id, label, remove)
+    unconfirmed = codes_needing_confirmation(gone)
+    if unconfirmed and not confirm_numbers:
+        raise OfferingHasNumbers(unconfirmed)
+    if gone:
         conn.execute(delete(o).where(o.c.id.in_([row["id"] for row in gone])))
         changes += [deletion(row, school_id, names) for row in gone]
     if add:

@@ -1,18 +1,30 @@
 from __future__ import annotations
 
+import datetime as dt
 import io
 
 from flask import Response
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from openpyxl import Workbook
-from openpyxl.styles import Font, PatternFill
+from openpyxl.styles import Alignment, Font, PatternFill
 
 from rules.ov import ov_schooljaar
 from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
-from rules.spreadsheet import xlsx_text
-from wp_bridge.ov import apply_changes, catalogue_info, compare_schools, load_index, school_inputs, snapshot_time
+from rules.spreadsheet import sheet_name
+from wp_bridge.job_runs import last_finished_run
+from wp_bridge.ov import (
+    OfferingHasNumbers,
+    apply_changes,
+    catalogue_info,
+    compare_schools,
+    has_year,
+    load_index,
+    removal_needs_confirmation,
+    school_inputs,
+    snapshot_time,
+)
 from wp_bridge.schools import list_schools
 
 from ..errors import ApiError
@@ -25,6 +37,15 @@ blp = Blueprint("ov", __name__, url_prefix="/api/v1",
 
 GREEN = PatternFill("solid", start_color="C6EFCE", end_color="C6EFCE")
 RED = PatternFill("solid", start_color="FFC7CE", end_color="FFC7CE")
+GREEN_TEXT = "staat bij Onderwijs Vlaanderen, ontbreekt op de LOP-website"
+RED_TEXT = "staat op de LOP-website, niet bij Onderwijs Vlaanderen"
+NOWHERE_TEXT = "bestaat volgens Onderwijs Vlaanderen niet meer"
+OUTSIDE_TEXT = "valt buiten de gegevens van Onderwijs Vlaanderen (anderstalige nieuwkomers of basisonderwijs)"
+NO_SNAPSHOT = "Er werden nog geen gegevens van Onderwijs Vlaanderen opgehaald."
+
+
+def _no_year_data(label: str) -> str:
+    return f"Onderwijs Vlaanderen vermeldt (nog) geen aanbod voor schooljaar {label}."
 
 
 class ComparisonQuery(Schema):
@@ -37,25 +58,56 @@ class ExportQuery(Schema):
     year = fields.String(load_default="current")
 
 
+def _iso(value: dt.datetime | None) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def _last_sync(conn, nt) -> dict | None:
+    """The newest finished ov-sync run: its outcome, when, and its summary (the error when it failed)."""
+    run = last_finished_run(conn, nt, "ov-sync")
+    if run is None:
+        return None
+    return {"status": run.status, "finished_at": _iso(run.finished_at),
+            "summary": run.summary if run.status == "succeeded" else (run.error or run.summary)}
+
+
 def _comparison(access, year_value: str, school_id: int | None = None, only_differences: bool = False) -> dict:
-    conn, nt = db(), runtime().network_tables
+    """The comparison with its ``state``: ``ok``; ``no_snapshot`` (nothing fetched from OV yet) or
+    ``no_year_data`` (the snapshot lists nothing for that school year), both without schools and with a
+    Dutch ``message`` — never a list of schools that looks like "no differences"."""
+    conn, nt, config = db(), runtime().network_tables, runtime().config
     _kind, label = year_param(year_value, access)
+    taken = snapshot_time(conn, nt)
+    result = {"snapshot_at": _iso(taken), "school_year": label, "state": "ok", "message": None,
+              "ov_configured": bool(config.ov_api_url and config.ov_api_key), "last_sync": _last_sync(conn, nt)}
+    schooljaar = ov_schooljaar(label)
     schools, site_codes = school_inputs(conn, access.tables, label, school_id)
+    if school_id is not None and not schools:
+        raise ApiError(404, "school_not_found", f"School {school_id} bestaat niet op deze site.")
+    if taken is None:
+        return {**result, "state": "no_snapshot", "message": NO_SNAPSHOT, "schools": []}
+    if not has_year(conn, nt, schooljaar):
+        return {**result, "state": "no_year_data", "message": _no_year_data(label), "schools": []}
     if school_id is None:
-        index, covered, names = load_index(conn, nt, ov_schooljaar(label))
+        index, listed, names = load_index(conn, nt, schooljaar)
         catalogue = catalogue_info(conn, nt)
     else:  # one school: read only its part of the snapshot and of the catalogue
-        if not schools:
-            raise ApiError(404, "school_not_found", f"school {school_id} does not exist on this site")
         codes = site_codes[school_id]
         locations = [(v["instellingsnummer"], v["vestigingsnummer"]) for v in schools[0]["vestigingen"]]
-        index, covered, names = load_index(conn, nt, ov_schooljaar(label), locations=locations)
+        index, listed, names = load_index(conn, nt, schooljaar, locations=locations, codes=codes)
         catalogue = catalogue_info(conn, nt, codes.union(*index.values()))
-    schools = compare_schools(schools, site_codes, catalogue, index, covered, names)
+    schools = compare_schools(schools, site_codes, catalogue, index, listed, names)
     if only_differences:
         schools = [{**s, "rows": [r for r in s["rows"] if r["status"] in ("only_ov", "only_lop")]} for s in schools]
-    taken = snapshot_time(conn, nt)
-    return {"snapshot_at": taken.isoformat() + "Z" if taken else None, "school_year": label, "schools": schools}
+    return {**result, "schools": schools}
+
+
+def _require_data(data: dict) -> None:
+    """409 when there is nothing to compare with (no snapshot, or nothing for the school year)."""
+    if data["state"] == "no_snapshot":
+        raise ApiError(409, "no_ov_snapshot", data["message"])
+    if data["state"] == "no_year_data":
+        raise ApiError(409, "no_ov_data_for_year", data["message"])
 
 
 @blp.route("/sites/<int:site_id>/ov-comparison")
@@ -63,8 +115,9 @@ def _comparison(access, year_value: str, school_id: int | None = None, only_diff
 @blp.arguments(ComparisonQuery, location="query")
 @responds(blp, 200)
 def comparison(query, site_id, access):
-    """Per school: code, name, graad, leerjaar, onderwijsvorm and ``status`` (both, only_ov, only_lop, or
-    not_covered for AN and codes OV never lists); primary schools are ``covered: false``."""
+    """``state`` (ok, no_snapshot, no_year_data), ``message``, ``ov_configured``, ``last_sync``; per school: code,
+    name, graad, leerjaar, onderwijsvorm, ``status`` (both, only_ov, only_lop, or not_covered for AN and
+    primary education) and ``ov_lists_nowhere``; primary schools are ``covered: false``."""
     return _comparison(access, query["year"], query["school"], query["only_differences"])
 
 
@@ -73,55 +126,92 @@ def comparison(query, site_id, access):
 @blp.arguments(ExportQuery, location="query")
 @responds(blp, 200)
 def export(query, site_id, access):
-    """A summary sheet, then one sheet per school: OV's offering on the left, the site's on the right."""
+    """A summary sheet, then one sheet per school: OV's offering on the left, the site's on the right; each
+    sheet titled with the school year and the snapshot's date, with the legend of the colours. 409
+    ``no_ov_snapshot`` (or ``no_ov_data_for_year``) when there is nothing to compare with."""
     data = _comparison(access, query["year"])
-    workbook = Workbook()
-    summary = workbook.active
-    summary.title = "Overzicht"
-    summary.append(["School", "Instellingsnummer", "Gedekt door OV", "Op beide", "Enkel OV (ontbreekt op de site)",
-                    "Enkel site (niet volgens OV)"])
+    _require_data(data)
     numbers = {s["id"]: s for s in list_schools(db(), access.tables)}
-    used_titles: set[str] = {"Overzicht"}
-    for school in data["schools"]:
-        inst = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"])
-                                       for v in numbers[school["school_id"]]["vestigingen"]))
-        append_row(summary, [school["name"], inst, "ja" if school["covered"] else "nee (basisonderwijs)",
-                        school["counts"]["both"], school["counts"]["only_ov"], school["counts"]["only_lop"]])
-        if not school["covered"]:
-            continue
-        sheet = workbook.create_sheet(_title(school["name"], used_titles))
-        sheet.append(["Onderwijs Vlaanderen", None, None, "LOP-website", None])
-        sheet.append(["Code", "Opleiding", None, "Code", "Opleiding"])
-        for cell in (*sheet[1], *sheet[2]):
-            cell.font = Font(bold=True)
-        for row in school["rows"]:
-            left = row["status"] in ("both", "only_ov")
-            right = row["status"] in ("both", "only_lop", "not_covered")
-            append_row(sheet, [row["code"] if left else None, row["name"] if left else None, None,
-                               row["code"] if right else None, row["name"] if right else None])
-            fill = GREEN if row["status"] == "only_ov" else RED if row["status"] == "only_lop" else None
-            if fill:
-                for column in ((1, 2) if row["status"] == "only_ov" else (4, 5)):
-                    sheet.cell(row=sheet.max_row, column=column).fill = fill
-        sheet.column_dimensions["B"].width = sheet.column_dimensions["E"].width = 45
-        sheet.freeze_panes = "A3"
-    summary.column_dimensions["A"].width = 40
-    summary.freeze_panes = "A2"
-    buffer = io.BytesIO()
-    workbook.save(buffer)
-    response = Response(buffer.getvalue(), mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
+    body = comparison_workbook(data, numbers, runtime().config.tz)
+    response = Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
     response.headers["Content-Disposition"] = (f'attachment; filename="ov-vergelijking-site{site_id}-'
                                                f'{data["school_year"]}.xlsx"')
     return response
 
 
-def _title(name: str, used: set[str]) -> str:
-    base = "".join(c for c in xlsx_text(name) if c not in "[]:*?/\\").strip("' ")[:28] or "School"
-    title, n = base, 2
-    while title in used:
-        title, n = f"{base[:25]} ({n})", n + 1
-    used.add(title)
-    return title
+def comparison_workbook(data: dict, schools_by_id: dict[int, dict], tz) -> bytes:
+    taken = dt.datetime.fromisoformat(data["snapshot_at"].removesuffix("Z")).replace(tzinfo=dt.UTC)
+    fetched = f"Gegevens van Onderwijs Vlaanderen van {taken.astimezone(tz):%d/%m/%Y %H:%M}"
+    year = f"schooljaar {data['school_year']}"
+    workbook = Workbook()
+    summary = workbook.active
+    summary.title = "Overzicht"
+    used = {"overzicht"}
+    _heading(summary, f"Vergelijking met Onderwijs Vlaanderen, {year}", fetched)
+    summary.append(["School", "Instellingsnummer", "Tabblad", "Vergeleken met Onderwijs Vlaanderen", "Op beide",
+                    "Enkel bij Onderwijs Vlaanderen (groen)", "Enkel op de LOP-website (rood)",
+                    "Rood, bestaat volgens Onderwijs Vlaanderen niet meer"])
+    _bold(summary[summary.max_row])
+    header_row = summary.max_row
+    for school in data["schools"]:
+        inst = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"])
+                                       for v in schools_by_id[school["school_id"]]["vestigingen"]))
+        title = sheet_name(school["name"], used) if school["covered"] else None
+        counts = school["counts"]
+        append_row(summary, [school["name"], inst, title,
+                             "ja" if school["covered"] else "nee: basisonderwijs, niet in de gegevens van Onderwijs Vlaanderen",
+                             counts["both"], counts["only_ov"], counts["only_lop"],
+                             sum(1 for r in school["rows"] if r["ov_lists_nowhere"])])
+        if school["covered"]:
+            _school_sheet(workbook.create_sheet(title), school, year, fetched)
+    summary.column_dimensions["A"].width = 40
+    summary.column_dimensions["C"].width = 32
+    summary.column_dimensions["D"].width = 30
+    summary.freeze_panes = f"A{header_row + 1}"
+    buffer = io.BytesIO()
+    workbook.save(buffer)
+    return buffer.getvalue()
+
+
+def _heading(sheet, title: str, fetched: str) -> None:
+    """Title, snapshot date, the legend of both colours, and an empty line."""
+    append_row(sheet, [title])
+    sheet["A1"].font = Font(bold=True, size=14)
+    append_row(sheet, [fetched])
+    append_row(sheet, ["Groen", GREEN_TEXT])
+    sheet.cell(row=sheet.max_row, column=1).fill = GREEN
+    append_row(sheet, ["Rood", RED_TEXT])
+    sheet.cell(row=sheet.max_row, column=1).fill = RED
+    sheet.append([])
+
+
+def _bold(cells) -> None:
+    for cell in cells:
+        cell.font = Font(bold=True)
+
+
+def _school_sheet(sheet, school: dict, year: str, fetched: str) -> None:
+    _heading(sheet, f"{school['name']}: vergelijking met Onderwijs Vlaanderen, {year}", fetched)
+    append_row(sheet, ["Onderwijs Vlaanderen", None, None, "LOP-website", None, None])
+    _bold(sheet[sheet.max_row])
+    append_row(sheet, ["Code", "Opleiding", None, "Code", "Opleiding", "Opmerking"])
+    _bold(sheet[sheet.max_row])
+    sheet.freeze_panes = f"A{sheet.max_row + 1}"
+    for row in school["rows"]:
+        status = row["status"]
+        left = status in ("both", "only_ov")
+        right = status in ("both", "only_lop", "not_covered")
+        note = NOWHERE_TEXT if row["ov_lists_nowhere"] else OUTSIDE_TEXT if status == "not_covered" else None
+        append_row(sheet, [row["code"] if left else None, row["name"] if left else None, None,
+                           row["code"] if right else None, row["name"] if right else None, note])
+        fill = GREEN if status == "only_ov" else RED if status == "only_lop" else None
+        if fill:
+            for column in ((1, 2) if status == "only_ov" else (4, 5)):
+                sheet.cell(row=sheet.max_row, column=column).fill = fill
+    sheet.column_dimensions["B"].width = sheet.column_dimensions["E"].width = 45
+    sheet.column_dimensions["F"].width = 40
+    for cell in sheet["F"]:
+        cell.alignment = Alignment(wrap_text=True)
 
 
 class ApplySchema(Schema):
@@ -129,6 +219,11 @@ class ApplySchema(Schema):
     add = fields.List(fields.Integer(), load_default=list)
     remove = fields.List(fields.Integer(), load_default=list)
     dry_run = fields.Boolean(load_default=False)
+    confirm_numbers = fields.Boolean(load_default=False, metadata={
+        "description": "required to remove an offering whose capacity, free places or enrolled is set"})
+
+
+APPLY_FIELDS = {"year", "add", "remove", "dry_run", "confirm_numbers"}
 
 
 @blp.route("/sites/<int:site_id>/ov-comparison/<int:school_id>/apply", methods=["POST"])
@@ -137,33 +232,45 @@ class ApplySchema(Schema):
 @responds(blp, 200)
 def apply(site_id, school_id, access):
     """Add codes that are only OV's and remove codes that are only the site's, in one transaction; returns
-    the comparison after the change (or, with ``dry_run``, what would change)."""
+    the comparison after the change (or, with ``dry_run``, what would change and ``needs_confirmation``).
+    Removing an offering that holds numbers needs ``confirm_numbers`` (409 ``offering_has_numbers``)."""
     body = json_body()
-    errors = [{"field": k, "message": "unknown field"} for k in sorted(set(body) - {"year", "add", "remove", "dry_run"})]
+    errors = [{"field": k, "message": "onbekend veld"} for k in sorted(set(body) - APPLY_FIELDS)]
     add, remove = body.get("add", []), body.get("remove", [])
     for name, codes in (("add", add), ("remove", remove)):
         if not isinstance(codes, list) or not all(isinstance(c, int) and not isinstance(c, bool) for c in codes):
-            errors.append({"field": name, "message": "a list of administrative-group codes"})
+            errors.append({"field": name, "message": "een lijst van codes van administratieve groepen"})
     if not isinstance(body.get("year"), str):
-        errors.append({"field": "year", "message": "required: current, next or a school-year label"})
-    if not isinstance(body.get("dry_run", False), bool):
-        errors.append({"field": "dry_run", "message": "true or false"})
+        errors.append({"field": "year", "message": "verplicht: current, next of een schooljaar (2026-2027)"})
+    for flag in ("dry_run", "confirm_numbers"):
+        if not isinstance(body.get(flag, False), bool):
+            errors.append({"field": flag, "message": "true of false"})
     if errors:
-        raise ApiError(422, "validation_failed", "invalid request", errors=errors)
-    before = _comparison(access, body["year"], school_id)["schools"][0]
+        raise ApiError(422, "validation_failed", "Ongeldige aanvraag.", errors=errors)
+    data = _comparison(access, body["year"], school_id)
+    _require_data(data)
+    before = data["schools"][0]
     status = {row["code"]: row["status"] for row in before["rows"]}
     wrong_add = [c for c in add if status.get(c) != "only_ov"]
     wrong_remove = [c for c in remove if status.get(c) != "only_lop"]
     if wrong_add or wrong_remove:
-        raise ApiError(422, "validation_failed", "codes that are not only OV's (add) or only the site's (remove)",
-                       errors=([{"field": "add", "message": f"{c} is not only OV's: {status.get(c, 'not listed')}"}
+        raise ApiError(422, "validation_failed",
+                       "Toevoegen kan enkel wat alleen bij Onderwijs Vlaanderen staat, verwijderen enkel wat alleen op "
+                       "de LOP-website staat.",
+                       errors=([{"field": "add", "message": f"{c} staat niet enkel bij Onderwijs Vlaanderen"}
                                 for c in wrong_add]
-                               + [{"field": "remove", "message": f"{c} is not only the site's: {status.get(c, 'not listed')}"}
+                               + [{"field": "remove", "message": f"{c} staat niet enkel op de LOP-website"}
                                   for c in wrong_remove]))
+    add, remove, label = sorted(set(add)), sorted(set(remove)), data["school_year"]
     if body.get("dry_run"):
-        return {"dry_run": True, "would_add": sorted(set(add)), "would_remove": sorted(set(remove)), "school": before}
-    _kind, label = year_param(body["year"], access)
-    with write_transaction() as conn:
-        apply_changes(conn, access.tables, site_id, access.actor(source="ov-sync"), school_id, label,
-                      sorted(set(add)), sorted(set(remove)), nt=runtime().network_tables)
+        return {"dry_run": True, "would_add": add, "would_remove": remove, "school": before,
+                "needs_confirmation": removal_needs_confirmation(db(), access.tables, school_id, label, remove)}
+    try:
+        with write_transaction() as conn:
+            apply_changes(conn, access.tables, site_id, access.actor(source="ov-sync"), school_id, label, add, remove,
+                          confirm_numbers=body.get("confirm_numbers", False), nt=runtime().network_tables)
+    except OfferingHasNumbers as exc:
+        raise ApiError(409, exc.code, exc.detail, errors=[
+            {"field": "remove", "message": f"{code} heeft nog een capaciteit, vrije plaatsen of zittende leerlingen"}
+            for code in exc.codes]) from None
     return {"dry_run": False, "school": _comparison(access, body["year"], school_id)["schools"][0]}
