@@ -96,7 +96,7 @@ def test_an_and_ov_rows_name_the_programme(client, world, users, rt):
                                              "name": "Anderstalige nieuwkomers", "school_year": world.next}
     with rt.engine.begin() as conn:
         apply_changes(conn, site_tables("wp_3_"), 3, Actor(users.expert3, "expert3", "lop_expert", "ov-sync"),
-                      world.so_school, world.current, [56202], [55104], nt=network_tables("wp_"))
+                      world.so_school, world.current, [56202], [55104], nt=network_tables("wp_"), confirm_numbers=True)
     ov = {r["action"]: r for r in log_rows(rt, 3) if r["source"] == "ov-sync"}
     assert json.loads(ov["create"]["offering"])["name"] == "Elektromechanische technieken"
     removed = json.loads(ov["delete"]["offering"])
