@@ -29,26 +29,26 @@ def validate_values(values: dict) -> tuple[dict, list[dict]]:
 
     for name, value in values.items():
         if name not in EDITABLE_FIELDS:
-            fail(name, "unknown field")
+            fail(name, "Onbekend veld.")
         elif value is None and name == "dates":
-            fail(name, "geen null: [] wist de datums")  # documented as a list, never null
+            fail(name, "Geen null: een lege lijst [] wist de data.")  # documented as a list, never null
         elif value is None:
             clean[name] = None
         elif name in ("capacity", "free_places", "enrolled"):
             if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= COUNT_MAX:
-                fail(name, f"a whole number from 0 to {COUNT_MAX}")
+                fail(name, f"Een geheel getal van 0 tot en met {COUNT_MAX}.")
             else:
                 clean[name] = value
         elif name == "indicator_pct":
             pct = _percentage(value)
             if pct is None:
-                fail(name, "a number from 0 to 100 with at most 2 decimals")
+                fail(name, "Een getal van 0 tot en met 100, met hoogstens 2 cijfers na de komma.")
             else:
                 clean[name] = pct
         elif name in ("suffix", "extra_info"):
             limit = SUFFIX_MAX if name == "suffix" else EXTRA_INFO_MAX
             if not isinstance(value, str) or len(value) > limit:
-                fail(name, f"text of at most {limit} characters")
+                fail(name, f"Een tekst van hoogstens {limit} tekens.")
             else:
                 clean[name] = value.strip() or None
         elif name == "dates":
@@ -74,19 +74,19 @@ def _percentage(value) -> Decimal | None:
 
 def _dates(value) -> tuple[list[dict] | None, str | None]:
     if not isinstance(value, list) or len(value) > DATES_MAX:
-        return None, f"a list of at most {DATES_MAX} dates"
+        return None, f"Een lijst van hoogstens {DATES_MAX} data."
     result = []
     for index, item in enumerate(value):
         if isinstance(item, str):
             item = {"date": item}
         if not isinstance(item, dict) or set(item) - {"date", "label"}:
-            return None, f"[{index}]: an ISO date or {{\"date\": \"YYYY-MM-DD\", \"label\": \"…\"}}"
+            return None, f"[{index}]: een datum als 2027-03-02, of {{\"date\": \"2027-03-02\", \"label\": \"…\"}}."
         try:
             day = dt.date.fromisoformat(item.get("date") or "")
         except (TypeError, ValueError):
-            return None, f"[{index}].date: not an ISO date (YYYY-MM-DD)"
+            return None, f"[{index}].date: geen geldige datum; geef een datum als 2027-03-02."
         label = item.get("label")
         if label is not None and (not isinstance(label, str) or len(label) > DATE_LABEL_MAX):
-            return None, f"[{index}].label: text of at most {DATE_LABEL_MAX} characters"
+            return None, f"[{index}].label: een tekst van hoogstens {DATE_LABEL_MAX} tekens."
         result.append({"date": day.isoformat(), "label": (label or "").strip() or None})
     return result, None

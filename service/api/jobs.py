@@ -154,7 +154,7 @@ def start_run(job):
         if not is_id(site_id):
             errors.append({"field": "site", "message": f"{job} loopt per site: geef het id van de site"})
     elif site_id is not None:
-        errors.append({"field": "site", "message": f"{job} is not a per-site job"})
+        errors.append({"field": "site", "message": f"Taak {job} hoort niet bij één site."})
     options, option_errors = parse_options(spec, body, operator=operator, dry_run=dry_run is True)
     errors += option_errors
     if errors:
