@@ -1,21 +1,18 @@
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import re
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
-from rules.ids import is_id
 from rules.roles import MANAGERS
 from wp_bridge.audit_read import LogFilter, NameBook, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
 from ..runtime import close_db, db, runtime
-from . import id_field, responds, with_site
+from . import decode_cursor, encode_cursor, id_field, responds, with_site
 
 blp = Blueprint("log", __name__, url_prefix="/api/v1", description="The audit log of a LOP site")
 
@@ -70,26 +67,6 @@ def _filter(query) -> LogFilter:
     )
 
 
-def _cursor_id(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        before = data["before"]
-        if not is_id(before):
-            raise ValueError("not an id")
-        return before
-    except (ValueError, KeyError, TypeError, RecursionError):
-        raise ApiError(422, "validation_failed", "cursor: not a cursor from this log",
-                       errors=[{"field": "cursor", "location": "query", "message": "not a cursor from this log"}]) from None
-
-
-def _cursor(before_id: int | None) -> str | None:
-    if before_id is None:
-        return None
-    return base64.urlsafe_b64encode(json.dumps({"before": before_id}).encode()).decode().rstrip("=")
-
-
 def entry_json(row) -> dict:
     tz = runtime().config.tz
     occurred = row.occurred_at.replace(tzinfo=dt.timezone.utc)
@@ -115,8 +92,8 @@ def entry_json(row) -> dict:
 def log_page(query, site_id, access):
     """The log newest first, a page at a time: ``{"entries": [...], "next_cursor": string|null}``."""
     rows, before = page(db(), access.tables, runtime().network.core, _filter(query),
-                        before_id=_cursor_id(query["cursor"]), limit=query["limit"])
-    return {"entries": [entry_json(row) for row in rows], "next_cursor": _cursor(before)}
+                        before_id=decode_cursor(query["cursor"]), limit=query["limit"])
+    return {"entries": [entry_json(row) for row in rows], "next_cursor": encode_cursor(before)}
 
 
 LOG_COLUMNS = [
