@@ -179,7 +179,7 @@ def _mail_page(query, site_id: int | None) -> dict:
 def outbox(query):
     """Every queued, sent, failed, cancelled or expired mail of the network (operators), newest first,
     without bodies: ``{"mails": [...], "next_cursor": string|null}``."""
-    message = "enkel operatoren zien de wachtrij van alle e-mails"
+    message = "enkel netwerkbeheerders zien de wachtrij van alle e-mails"
     if not network_caller(message).operator:
         raise ApiError(403, "forbidden", message)
     return _mail_page(query, None)
