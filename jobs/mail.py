@@ -13,8 +13,11 @@ from urllib.parse import unquote, urlparse
 from sqlalchemy import select, update
 
 from wp_bridge.db import utcnow
+from wp_bridge.outbox import CANCELLED, EXPIRED, FAILED, PENDING, SENT, queue_mail
 
 from .registry import JobRefused, JobResult, JobSpec, register
+
+__all__ = ["forget_bodies", "queue_mail", "run_mail_outbox"]  # queue_mail lives in wp_bridge.outbox
 
 MAX_ATTEMPTS = 10
 BATCH = 200
@@ -22,7 +25,7 @@ SMTP_TIMEOUT_SECONDS = 30
 # WordPress's set-password keys expire after a day: a mail still unsent by then is useless, and no body
 # (the key is in it) is kept longer than needed.
 KEY_LIFETIME = dt.timedelta(days=1)
-EXPIRED = "verlopen: de link in deze e-mail is niet meer geldig"
+EXPIRED_NOTE = "verlopen: de link in deze e-mail is niet meer geldig"
 
 
 def backoff(attempts: int) -> dt.timedelta:
@@ -58,14 +61,21 @@ def build_message(row, sender: str) -> EmailMessage:
 
 
 def forget_bodies(ctx, now: dt.datetime) -> int:
-    """Mails past the key's lifetime fail; sent and failed mails keep only to, subject, status and times."""
+    """Mails past the key's lifetime are ``expired`` (never sent); every mail no longer pending keeps only
+    to, subject, status and times."""
     outbox = ctx.runtime.network_tables.mail_outbox
     with ctx.engine.begin() as conn:
-        expired = conn.execute(update(outbox).where(outbox.c.status == "pending", outbox.c.created_at < now - KEY_LIFETIME)
-                               .values(status="failed", last_error=EXPIRED, body_text="", body_html=None)).rowcount
-        conn.execute(update(outbox).where(outbox.c.status.in_(["sent", "failed"]), outbox.c.body_text != "")
+        expired = conn.execute(update(outbox).where(outbox.c.status == PENDING, outbox.c.created_at < now - KEY_LIFETIME)
+                               .values(status=EXPIRED, last_error=EXPIRED_NOTE, body_text="", body_html=None)).rowcount
+        conn.execute(update(outbox).where(outbox.c.status.in_([SENT, FAILED, CANCELLED, EXPIRED]), outbox.c.body_text != "")
                      .values(body_text="", body_html=None))
     return expired
+
+
+def _still_pending(ctx, outbox, mail_id: int) -> bool:
+    """Read again just before sending: an invitation cancelled since the batch was read is not sent."""
+    with ctx.engine.connect() as conn:
+        return conn.execute(select(outbox.c.id).where(outbox.c.id == mail_id, outbox.c.status == PENDING)).first() is not None
 
 
 def run_mail_outbox(ctx) -> JobResult:
@@ -73,20 +83,24 @@ def run_mail_outbox(ctx) -> JobResult:
     now = utcnow()
     expired = 0 if ctx.dry_run else forget_bodies(ctx, now)
     with ctx.engine.connect() as conn:
-        due = conn.execute(select(outbox).where(outbox.c.status == "pending", outbox.c.next_attempt_at <= now)
+        due = conn.execute(select(outbox).where(outbox.c.status == PENDING, outbox.c.next_attempt_at <= now)
                            .order_by(outbox.c.id).limit(BATCH)).all()
     if not due:
-        return JobResult("no mail due", {"sent": 0, "retrying": 0, "failed": expired})
+        return JobResult("no mail due" + (f", {expired} expired" if expired else ""),
+                         {"sent": 0, "retrying": 0, "failed": 0, "expired": expired, "cancelled": 0})
     if ctx.dry_run:
         return JobResult(f"dry run: {len(due)} mails due", {"due": len(due)})
     if not ctx.config.smtp_url:
         raise JobRefused(f"{len(due)} mails are due but LOP_SMTP_URL is not set")
     sender = ctx.config.mail_from or "lop-sidecar@localhost"
-    sent = retrying = failed = 0
+    sent = retrying = failed = cancelled = 0
     client = None
     try:
         for done, row in enumerate(due):
             ctx.progress(done, len(due))
+            if not _still_pending(ctx, outbox, row.id):
+                cancelled += 1
+                continue
             error = None
             try:
                 message = build_message(row, sender)  # a malformed address fails here, for this mail only
@@ -98,24 +112,30 @@ def run_mail_outbox(ctx) -> JobResult:
                     client = None  # reconnect for the next mail
             attempts = row.attempts + 1
             if error is None:
-                values = {"status": "sent", "sent_at": utcnow(), "attempts": attempts, "last_error": None,
+                values = {"status": SENT, "sent_at": utcnow(), "attempts": attempts, "last_error": None,
                           "body_text": "", "body_html": None}  # the set-password key goes with the body
                 sent += 1
             elif attempts >= MAX_ATTEMPTS:
-                values, failed = {"status": "failed", "attempts": attempts, "last_error": error}, failed + 1
+                values, failed = {"status": FAILED, "attempts": attempts, "last_error": error}, failed + 1
             else:
                 values = {"attempts": attempts, "last_error": error, "next_attempt_at": utcnow() + backoff(attempts)}
                 retrying += 1
             with ctx.engine.begin() as conn:
-                conn.execute(update(outbox).where(outbox.c.id == row.id, outbox.c.status == "pending").values(**values))
+                changed = conn.execute(update(outbox).where(outbox.c.id == row.id, outbox.c.status == PENDING)
+                                       .values(**values)).rowcount
+                if not changed and error is None:
+                    # cancelled while it was on the wire: it did go out, and the outbox says so
+                    conn.execute(update(outbox).where(outbox.c.id == row.id).values(**values))
     finally:
         if client is not None:
             try:
                 client.quit()
             except (smtplib.SMTPException, OSError):
                 pass
-    failed += expired
-    return JobResult(f"{sent} sent, {retrying} to retry, {failed} failed", {"sent": sent, "retrying": retrying, "failed": failed})
+    summary = f"{sent} sent, {retrying} to retry, {failed} failed"
+    summary += "".join(f", {n} {what}" for n, what in ((expired, "expired"), (cancelled, "cancelled")) if n)
+    return JobResult(summary, {"sent": sent, "retrying": retrying, "failed": failed, "expired": expired,
+                               "cancelled": cancelled})
 
 
 register(JobSpec(
@@ -123,11 +143,3 @@ register(JobSpec(
     run=run_mail_outbox, default_schedule="* * * * *", misfire_grace_seconds=55,
 ))
 
-
-def queue_mail(conn, outbox, *, site_id: int | None, to: str, subject: str, body_text: str,
-               body_html: str | None = None) -> int:
-    """Put a mail in the outbox inside the caller's transaction: it is sent only if that commits."""
-    now = utcnow()
-    return int(conn.execute(outbox.insert().values(
-        site_id=site_id, to_address=to, subject=subject, body_text=body_text, body_html=body_html,
-        status="pending", attempts=0, next_attempt_at=now, created_at=now)).inserted_primary_key[0])

@@ -16,6 +16,9 @@ HEADINGS = {  # field -> accepted headings (folded)
     "email": ("emailadres", "email", "mailadres", "mail"),
 }
 TEMPLATE_HEADINGS = ("Instellingsnummer", "Schoolnaam", "E-mailadres")
+NO_ROWS = "Er werden geen rijen ingevuld."
+ONE_ADDRESS = "meer dan één e-mailadres in deze cel: één e-mailadres per rij (gebruik een extra rij voor dezelfde school)"
+_SEPARATORS = re.compile(r"[\s,;]+")
 
 
 @dataclass(frozen=True)
@@ -42,6 +45,20 @@ def map_headings(header: list) -> tuple[dict[str, int], list[ImportError_]]:
     missing = [TEMPLATE_HEADINGS[i] for i, f in enumerate(HEADINGS) if f not in index]
     errors = [ImportError_(1, name, f"kolom '{name}' ontbreekt in de eerste rij") for name in missing]
     return index, errors
+
+
+def missing_columns_text(names: list[str]) -> str:
+    """The detail of a heading row that lacks columns: every missing column named."""
+    quoted = [f"'{name}'" for name in names]
+    listed = quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " en " + quoted[-1]
+    what = "de kolom" if len(quoted) == 1 else "de kolommen"
+    return (f"De eerste rij mist {what} {listed}. Gebruik de kopjes van het sjabloon: "
+            + ", ".join(TEMPLATE_HEADINGS) + ".")
+
+
+def several_addresses(text: str) -> bool:
+    """Two or more addresses in one cell (separated by spaces, commas, semicolons or line breaks)."""
+    return sum("@" in part for part in _SEPARATORS.split(text.strip())) > 1
 
 
 def check_rows(rows: list[tuple[int, dict]], schools: list[dict]) -> tuple[list[tuple[int, int, str]], list[ImportError_]]:
@@ -77,6 +94,9 @@ def check_rows(rows: list[tuple[int, dict]], schools: list[dict]) -> tuple[list[
                                                                  f"{int(number_text):06d} (verwacht: {names})"))
                 else:
                     school = matching[0]
+        if several_addresses(str(raw_email or "")):
+            errors.append(ImportError_(row, "E-mailadres", ONE_ADDRESS))
+            continue
         try:
             email = normalise_email(str(raw_email or ""))
         except ValueError as exc:

@@ -30,6 +30,17 @@ def normalise_email(raw: str) -> str:
     return f"{local}@{domain}"
 
 
+# What a LOP expert reads about an invitation (the set-password mail of a new school admin) in each state of
+# the outbox: "in wachtrij" until the mail has really been handed to the mail server.
+INVITATION_STATUS_TEXT = {
+    "pending": "uitnodiging in wachtrij",
+    "sent": "uitnodiging verstuurd",
+    "failed": "uitnodiging kon niet verstuurd worden",
+    "cancelled": "uitnodiging geannuleerd: geen schoolbeheerder meer",
+    "expired": "uitnodiging verlopen: niet verstuurd binnen de geldigheid van de link",
+}
+
+
 def login_candidate(email: str) -> str:
     """A WordPress-safe login from an address (as ``sanitize_user(…, true)``), at most 60 characters."""
     local = unicodedata.normalize("NFKD", email.split("@")[0]).encode("ascii", "ignore").decode().lower()

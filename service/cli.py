@@ -23,6 +23,12 @@ from .runtime import Runtime
 from .version import __version__
 
 
+def _text(value: str) -> str:
+    """A help text argparse may format: it runs ``%`` formatting on them ("85% of the codes" crashed
+    ``--help``), so a literal ``%`` is doubled. For texts that come from elsewhere (job specs)."""
+    return value.replace("%", "%%")
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="lop-sidecar", description="The LOP sidecar beside the WordPress sites of the LOPs.")
     parser.add_argument("--version", action="version", version=f"lop-sidecar {__version__}")
@@ -70,16 +76,16 @@ def _parser() -> argparse.ArgumentParser:
                                         "line; exits 1 when the run failed or was skipped.")
     run_sub = q.add_subparsers(dest="job", required=True, metavar="JOB")
     for name, spec in sorted(all_jobs().items()):
-        r = run_sub.add_parser(name, help=spec.description, description=spec.description)
+        r = run_sub.add_parser(name, help=_text(spec.description), description=_text(spec.description))
         if spec.site_scoped:
             r.add_argument("--site", type=int, default=None, help="one site (default: every enabled LOP site)")
         r.add_argument("--dry-run", action="store_true", help="report what a real run would do, change nothing")
         for option in spec.options:
             flag = "--" + option.name.replace("_", "-")
             if option.kind is bool:
-                r.add_argument(flag, dest=option.name, action="store_true", help=option.help)
+                r.add_argument(flag, dest=option.name, action="store_true", help=_text(option.help))
             else:
-                r.add_argument(flag, dest=option.name, default=None, help=option.help,
+                r.add_argument(flag, dest=option.name, default=None, help=_text(option.help),
                                type=str if option.kind is not int else int)
 
     p = sub.add_parser("log", help="operations on a site's audit log", description="The audit log.")
@@ -102,11 +108,27 @@ def _parser() -> argparse.ArgumentParser:
                    help="WordPress user ID acting (default $LOP_CALL_USER, else 0 = the site itself)")
     p.add_argument("--switched-from", type=int, default=None, help="the original user's ID while switched")
     p.add_argument("--data", default=None, help="JSON body, or @FILE to read it from a file")
+    p.add_argument("--file", action="append", default=None, metavar="FIELD=@PATH",
+                   help="upload PATH as multipart/form-data field FIELD (repeatable; not with --data), "
+                        "e.g. --file file=@admins.xlsx")
     p.add_argument("--output", default=None, help="write a non-JSON response body to this file")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
+    try:
+        status = _main(argv)
+        sys.stdout.flush()  # inside the try: a reader that went away (``| head``) is met here, not at exit
+        return status
+    except BrokenPipeError:
+        # The reader closed the pipe: stop quietly. Python would report the failed flush at exit, so
+        # stdout now points at /dev/null (as the Python documentation on SIGPIPE advises).
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 1
+
+
+def _main(argv: list[str] | None) -> int:
     args = _parser().parse_args(argv)
     try:
         return _COMMANDS[args.command](args)
@@ -343,7 +365,7 @@ def cmd_call(args) -> int:
             raise ConfigError("LOP_CALL_USER", "a WordPress user ID (digits)")
         user = int(default_user)
     return call(api_url, config.shared_secrets[0], args.method, args.path, user=user,
-                switched_from=args.switched_from, data=args.data, output=args.output)
+                switched_from=args.switched_from, data=args.data, output=args.output, files=args.file)
 
 
 _COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "sites": cmd_sites, "call": cmd_call,

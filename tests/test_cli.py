@@ -59,15 +59,40 @@ def test_serve_without_secret_stops_with_one_line(monkeypatch, capsys):
     assert err == ["lop-sidecar: configuration error: LOP_SHARED_SECRET: required: the secret shared with the WordPress plugin"]
 
 
-def test_every_subcommand_has_help():
-    for args in (["--help"], ["migrate", "--help"], ["serve", "--help"], ["demo", "--help"], ["sites", "--help"],
-                 ["sites", "enable", "--help"], ["call", "--help"]):
-        result = subprocess.run(CLI + args, capture_output=True, text=True, timeout=60)
-        assert result.returncode == 0 and "usage: lop-sidecar" in result.stdout, args
+def _command_paths(parser, prefix=()):
+    """Every command and sub-command of the parser (jobs included), found by walking it: a new one is
+    covered without touching the test."""
+    import argparse
+
+    yield list(prefix)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _command_paths(sub, (*prefix, name))
+
+
+def test_every_command_and_job_prints_its_help(capsys):
+    from service.cli import _parser
+
+    paths = list(_command_paths(_parser()))
+    assert ["jobs", "run", "agodi-sync"] in paths and ["jobs", "run", "ov-sync"] in paths and ["call"] in paths
+    assert len(paths) > 20
+    for path in paths:
+        with pytest.raises(SystemExit) as done:
+            main([*path, "--help"])
+        out = capsys.readouterr()
+        assert done.value.code == 0 and out.out.startswith("usage: lop-sidecar") and out.err == "", path
+    # the texts with a literal % print it once
+    with pytest.raises(SystemExit):
+        main(["jobs", "run", "agodi-sync", "--help"])
+    assert "fewer than 85% of the active codes" in capsys.readouterr().out
+    # and the installed way: a real process
+    result = subprocess.run(check=False, args=CLI + ["jobs", "run", "ov-sync", "--help"], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0 and "15%" in result.stdout and result.stderr == ""
 
 
 def test_jobs_list_knows_every_job():
-    result = subprocess.run(CLI + ["jobs", "list"], capture_output=True, text=True, timeout=60)
+    result = subprocess.run(check=False, args=CLI + ["jobs", "list"], capture_output=True, text=True, timeout=60)
     names = [line.split()[0] for line in result.stdout.splitlines()]
     assert names == ["agodi-sync", "free-places-snapshot", "mail-outbox", "ov-sync", "prune-job-runs", "prune-nonces",
                      "rollover", "site-purge"]
@@ -113,7 +138,7 @@ def _wait_for(url: str, process: subprocess.Popen, timeout: float = 30) -> None:
         try:
             if requests.get(url, timeout=1).status_code == 200:
                 return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):  # not up yet, or a busy machine
             time.sleep(0.2)
     raise AssertionError(f"{url} did not come up")
 
@@ -134,7 +159,7 @@ def served(rt, users):
 
 
 def _call(env, *args):
-    return subprocess.run(CLI + ["call", *args], env=env, capture_output=True, text=True, timeout=60)
+    return subprocess.run(check=False, args=CLI + ["call", *args], env=env, capture_output=True, text=True, timeout=60)
 
 
 def test_serve_and_call_end_to_end(served, rt, users):
@@ -192,3 +217,73 @@ def test_demo_seeds_a_network_that_the_api_serves(tmp_path, capsys):
         years = conn.execute(select(offerings.c.school_year, func.count()).group_by(offerings.c.school_year)).all()
     assert len(years) == 2  # current and next school year
     runtime.engine.dispose()
+
+
+def test_call_piped_into_head_ends_quietly(tmp_path):
+    """``lop-sidecar call … | head -1``: the reader goes away after one line; no BrokenPipe traceback."""
+    import http.server
+    import threading
+
+    body = json.dumps({"rows": [{"id": n, "name": f"school {n}"} for n in range(20000)]}).encode()
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        env = {**os.environ, "LOP_SHARED_SECRET": SECRET, "LOP_API_URL": f"http://127.0.0.1:{server.server_port}"}
+        command = " ".join(CLI) + " call GET /api/v1/sites | head -1"
+        result = subprocess.run(check=False, args=["bash", "-c", "set -o pipefail; " + command], env=env, capture_output=True, text=True,
+                                timeout=60, cwd=os.getcwd())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert result.stdout == "{\n"
+    assert result.stderr == ""  # no traceback, no "Exception ignored" at exit
+    assert result.returncode == 1  # EPIPE, as Python's own documentation exits
+
+
+def test_call_file_arguments_are_checked(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("LOP_SHARED_SECRET", SECRET)
+    monkeypatch.setenv("LOP_API_URL", f"http://127.0.0.1:{_free_port()}")
+    for args, message in ((["--file", "admins.xlsx"], "FIELD=@PATH"), (["--file", f"file=@{tmp_path}/none.xlsx"], "cannot read"),
+                          (["--file", f"file=@{tmp_path}/none.xlsx", "--data", "{}"], "cannot be combined")):
+        assert main(["call", "POST", "/api/v1/sites/2/imports/school-admins", *args]) == 2
+        assert message in capsys.readouterr().err
+
+
+def test_call_uploads_a_file_as_multipart(served, rt, users, tmp_path):
+    from openpyxl import Workbook
+
+    created = _call(served, "POST", "/api/v1/sites/2/schools", "--user", str(users.expert2), "--data",
+                    json.dumps({"name": "De Linde", "type": "BaO", "vestigingen": [{"instellingsnummer": 4711, "vestigingsnummer": 1}]}))
+    assert created.returncode == 0, created.stderr
+    workbook = Workbook()
+    workbook.active.title = "Schoolbeheerders"
+    workbook.active.append(["Instellingsnummer", "Schoolnaam", "E-mailadres"])
+    workbook.active.append(["004711", "De Linde", "directie@linde.be"])
+    path = tmp_path / "admins.xlsx"
+    workbook.save(path)
+    imported = _call(served, "POST", "/api/v1/sites/2/imports/school-admins?dry_run=true", "--user", str(users.expert2),
+                     "--file", f"file=@{path}")
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    report = json.loads(imported.stdout)
+    assert (report["rows"], report["users_created"], report["dry_run"]) == (1, 1, True)
+    # the xlsx report of the real import, written to a file
+    out = tmp_path / "verslag.xlsx"
+    done = _call(served, "POST", "/api/v1/sites/2/imports/school-admins?report=xlsx", "--user", str(users.expert2),
+                 "--file", f"file=@{path}", "--output", str(out))
+    assert done.returncode == 0, done.stderr
+    from openpyxl import load_workbook
+
+    assert load_workbook(out)["Schoolbeheerders"]["D2"].value == "toegevoegd, nieuw account (uitnodiging in wachtrij)"

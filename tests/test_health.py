@@ -61,7 +61,7 @@ def test_openapi_document_lists_every_route(app):
         "/api/v1/sites/{site_id}/ov-comparison", "/api/v1/sites/{site_id}/ov-comparison/export.xlsx",
         "/api/v1/sites/{site_id}/ov-comparison/{school_id}/apply", "/api/v1/sites/{site_id}/school-stats",
         "/api/v1/sites/{site_id}/schools/{school_id}/admins", "/api/v1/sites/{site_id}/schools/{school_id}/admins/{user_id}",
-        "/api/v1/mail/outbox", "/api/v1/sites/{site_id}/imports/school-admins/template.xlsx",
+        "/api/v1/mail/outbox", "/api/v1/sites/{site_id}/mail/outbox", "/api/v1/sites/{site_id}/imports/school-admins/template.xlsx",
         "/api/v1/sites/{site_id}/imports/school-admins",
     }
     assert set(spec["paths"]["/api/v1/sites/{site_id}/schools/{school_id}"]) >= {"get", "patch", "delete"}

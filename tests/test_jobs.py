@@ -396,10 +396,32 @@ def test_a_mail_older_than_its_key_is_not_sent(rt, users, smtp):
     with rt.engine.begin() as conn:
         conn.execute(update(o).where(o.c.id == old).values(created_at=utcnow() - dt.timedelta(days=1, minutes=1)))
     run = run_now(with_smtp(rt, smtp.url), "mail-outbox", site_id=None, trigger="cli")
-    assert run["summary"] == "no mail due" and run["stats"]["failed"] == 1 and smtp.messages == []
+    assert run["summary"] == "no mail due, 1 expired" and smtp.messages == []
+    assert (run["stats"]["expired"], run["stats"]["failed"]) == (1, 0)
     row = outbox(rt)[0]
-    assert (row.status, row.body_text, row.body_html) == ("failed", "", None)
+    assert (row.status, row.body_text, row.body_html, row.sent_at) == ("expired", "", None, None)
     assert row.last_error.startswith("verlopen")
+
+
+def test_a_mail_cancelled_after_the_batch_was_read_is_not_sent(rt, users, smtp, monkeypatch):
+    """The sender reads each mail's status again just before it sends it."""
+    from jobs import mail
+
+    first, second = queue(rt, 2)
+    o = rt.network_tables.mail_outbox
+    real_build = mail.build_message
+
+    def build_and_cancel_the_next(row, sender):
+        if row.id == first:  # while the first goes out, the second is cancelled
+            with rt.engine.begin() as conn:
+                conn.execute(update(o).where(o.c.id == second).values(status="cancelled", body_text=""))
+        return real_build(row, sender)
+
+    monkeypatch.setattr(mail, "build_message", build_and_cancel_the_next)
+    run = run_now(with_smtp(rt, smtp.url), "mail-outbox", site_id=None, trigger="cli")
+    assert run["summary"] == "1 sent, 0 to retry, 0 failed, 1 cancelled"
+    assert [m["Subject"] for m in smtp.messages] == ["Welkom, schoolbeheerder 0"]
+    assert [row.status for row in outbox(rt)] == ["sent", "cancelled"]
 
 
 def test_due_mail_without_smtp_settings_fails_the_run(rt, users):

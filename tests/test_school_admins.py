@@ -11,6 +11,7 @@ import pytest
 from openpyxl import Workbook, load_workbook
 from sqlalchemy import select
 
+from jobs.mail import queue_mail
 from jobs.runner import run_now
 from rules.emails import normalise_email
 from service.runtime import Runtime
@@ -306,3 +307,140 @@ def test_the_template_opens_whatever_the_names_hold(client, rt, users, schools):
     listing = load_workbook(io.BytesIO(response.get_data()))["Scholen"]
     names = {row[1].value: row[1].data_type for row in listing.iter_rows(min_row=2)}
     assert names == {"=1+1De Linde": "s", "Het Kompas": "s"}
+
+
+# --- invitations: cancelled with the role, their state visible to the site's LOP experts (issue 14.5) ----
+
+
+def outbox_rows(rt):
+    o = rt.network_tables.mail_outbox
+    with rt.engine.connect() as conn:
+        return conn.execute(select(o).order_by(o.c.id)).all()
+
+
+def add_admin(client, users, school, email):
+    return client.post(f"/api/v1/sites/{SITE}/schools/{school}/admins", user=users.expert2, json={"email": email})
+
+
+def test_the_add_result_says_the_invitation_is_queued_not_sent(client, rt, users, schools):
+    body = add_admin(client, users, schools[0], "nieuw@linde.be").json
+    mail = outbox_rows(rt)[0]
+    assert body["invitation"] == {"mail_id": mail.id, "status": "pending", "message": "uitnodiging in wachtrij"}
+    assert (mail.user_id, mail.purpose, mail.site_id) == (body["user_id"], "invitation", SITE)
+    existing = add_admin(client, users, schools[0], users_email(rt, users.nobody)).json
+    assert existing["invitation"] is None and existing["email_queued"] is False
+
+
+def test_removing_the_last_school_cancels_the_unsent_invitation(client, rt, users, schools, smtp):
+    invited = add_admin(client, users, schools[0], "weg@linde.be").json["user_id"]
+    add_admin(client, users, schools[1], "weg@linde.be")  # the same person for a second school: no second mail
+    other = add_admin(client, users, schools[0], "blijft@linde.be").json["user_id"]
+    assert [(m.user_id, m.status) for m in outbox_rows(rt)] == [(invited, "pending"), (other, "pending")]
+    # still admin of the other school on this site: the invitation stays
+    first = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{invited}", user=users.expert2).json
+    assert first["role_removed"] is False
+    assert outbox_rows(rt)[0].status == "pending" and outbox_rows(rt)[0].body_text
+    second = client.delete(f"/api/v1/sites/{SITE}/schools/{schools[1]}/admins/{invited}", user=users.expert2).json
+    assert second["role_removed"] is True
+    cancelled, kept = outbox_rows(rt)
+    assert (cancelled.status, cancelled.body_text, cancelled.body_html, cancelled.sent_at) == ("cancelled", "", None, None)
+    assert kept.status == "pending" and kept.body_text
+    runtime = Runtime(replace(rt.config, smtp_url=smtp.url), rt.engine, rt.network)
+    assert run_now(runtime, "mail-outbox", site_id=None, trigger="cli")["summary"] == "1 sent, 0 to retry, 0 failed"
+    assert [m["To"] for m in smtp.messages] == ["blijft@linde.be"]  # the removed person never gets a link
+
+
+def test_deleting_the_school_of_an_invited_admin_cancels_the_invitation(client, rt, users, schools):
+    add_admin(client, users, schools[0], "school-weg@linde.be")
+    assert client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}?force=true", user=users.expert2).status_code == 204
+    assert [m.status for m in outbox_rows(rt)] == ["cancelled"]
+
+
+def test_a_lop_expert_sees_the_delivery_state_of_the_sites_invitations(client, rt, users, schools):
+    gone = add_admin(client, users, schools[0], "a@linde.be").json["user_id"]
+    add_admin(client, users, schools[0], "b@linde.be")
+    add_admin(client, users, schools[1], "c@kompas.be")
+    client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{gone}", user=users.expert2)
+    with rt.engine.begin() as conn:  # another site's mail is not shown
+        queue_mail(conn, rt.network_tables.mail_outbox, site_id=3, to="x@so.be", subject="s", body_text="b",
+                   purpose="invitation")
+    page = client.get(f"/api/v1/sites/{SITE}/mail/outbox?limit=2", user=users.expert2)
+    assert page.status_code == 200, page.json
+    mails = page.json["mails"]
+    assert [(m["to"], m["status"], m["status_text"]) for m in mails] == [
+        ("c@kompas.be", "pending", "uitnodiging in wachtrij"), ("b@linde.be", "pending", "uitnodiging in wachtrij")]
+    assert not {"body_text", "body_html"} & set(mails[0]) and mails[0]["purpose"] == "invitation"
+    rest = client.get(f"/api/v1/sites/{SITE}/mail/outbox?limit=2&cursor={page.json['next_cursor']}", user=users.expert2).json
+    assert [(m["to"], m["status"]) for m in rest["mails"]] == [("a@linde.be", "cancelled")]
+    assert rest["next_cursor"] is None
+    assert rest["mails"][0]["status_text"] == "uitnodiging geannuleerd: geen schoolbeheerder meer"
+    cancelled = client.get(f"/api/v1/sites/{SITE}/mail/outbox?status=cancelled", user=users.operator).json["mails"]
+    assert [m["to"] for m in cancelled] == ["a@linde.be"]
+    for user in (users.expert3, users.admin2, users.nobody):
+        assert client.get(f"/api/v1/sites/{SITE}/mail/outbox", user=user).status_code == 403
+    bad = client.get(f"/api/v1/sites/{SITE}/mail/outbox?cursor=abc", user=users.expert2)
+    assert bad.status_code == 422 and bad.json["errors"][0]["field"] == "cursor"
+    # operators keep the network-wide outbox, with the same rows and the new statuses
+    network = client.get("/api/v1/mail/outbox?status=cancelled", user=users.operator).json
+    assert network["mails"] == cancelled and network["next_cursor"] is None
+    assert client.get("/api/v1/mail/outbox?status=expired", user=users.operator).json["mails"] == []
+
+
+def test_an_empty_template_is_refused(client, users, schools):
+    template = client.get(f"/api/v1/sites/{SITE}/imports/school-admins/template.xlsx", user=users.expert2).get_data()
+    for data in (template, workbook_bytes([(None, None, None), ("", "", "")])):
+        response = upload(client, users.expert2, data)
+        assert (response.status_code, response.json["detail"]) == (422, "Er werden geen rijen ingevuld.")
+
+
+def test_two_addresses_in_one_cell(client, rt, users, schools):
+    rows = [("004711", "De Linde", "a@linde.be; b@linde.be"), ("004712", "Het Kompas", "c@kompas.be\nd@kompas.be")]
+    response = upload(client, users.expert2, workbook_bytes(rows))
+    assert response.status_code == 422
+    assert [(e["row"], e["column"]) for e in response.json["errors"]] == [(2, "E-mailadres"), (3, "E-mailadres")]
+    assert all("één e-mailadres per rij" in e["message"] for e in response.json["errors"])
+    assert outbox_rows(rt) == []
+
+
+def test_a_wrong_heading_row_lists_every_missing_column(client, users, schools):
+    response = upload(client, users.expert2, workbook_bytes([("004711", "De Linde", "a@linde.be")],
+                                                            header=("School nr", "Naam van de school", "Adres")))
+    assert response.status_code == 422
+    assert response.json["detail"] == ("De eerste rij mist de kolommen 'Instellingsnummer', 'Schoolnaam' en 'E-mailadres'. "
+                                       "Gebruik de kopjes van het sjabloon: Instellingsnummer, Schoolnaam, E-mailadres.")
+    assert [e["column"] for e in response.json["errors"]] == ["Instellingsnummer", "Schoolnaam", "E-mailadres"]
+
+
+def test_report_xlsx_of_a_file_with_errors_explains_each_row(client, rt, users, schools):
+    rows = [("004711", "De Linde", "ok@linde.be"), (None, None, None), ("009999", "Onbekend", "x@y.be"),
+            ("004712", "Het Kompas", "a@kompas.be, b@kompas.be")]
+    response = upload(client, users.expert2, workbook_bytes(rows), "?report=xlsx")
+    assert response.status_code == 422
+    assert response.mimetype == "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+    assert "fouten" in response.headers["Content-Disposition"]
+    sheet = load_workbook(io.BytesIO(response.get_data()))["Schoolbeheerders"]
+    assert [c.value for c in sheet[1]] == ["Instellingsnummer", "Schoolnaam", "E-mailadres", "Status"]
+    status = [c.value for c in sheet["D"]]
+    assert status[1] == "in orde, maar niet toegevoegd: het bestand bevat fouten" and status[2] is None
+    assert status[3] == "FOUT – Instellingsnummer: geen school met instellingsnummer 009999 op deze site"
+    assert status[4].startswith("FOUT – E-mailadres: meer dan één e-mailadres in deze cel: één e-mailadres per rij")
+    assert [sheet.cell(row=r, column=4).fill.fgColor.rgb[-6:] for r in (4, 5)] == ["FFC7CE", "FFC7CE"]
+    assert sheet.cell(row=2, column=4).fill.fill_type is None
+    assert outbox_rows(rt) == []
+    # the report goes back in as it is once fixed: its Status column is reused, not doubled
+    sheet.delete_rows(3, 3)
+    fixed = io.BytesIO()
+    sheet.parent.save(fixed)
+    again = upload(client, users.expert2, fixed.getvalue(), "?report=xlsx")
+    assert again.status_code == 200
+    done = load_workbook(io.BytesIO(again.get_data()))["Schoolbeheerders"]
+    assert [c.value for c in done[1]] == ["Instellingsnummer", "Schoolnaam", "E-mailadres", "Status"]
+    assert done["D2"].value == "toegevoegd, nieuw account (uitnodiging in wachtrij)" and done["D2"].fill.fill_type is None
+
+
+def test_the_import_report_says_queued_never_sent(client, rt, users, schools):
+    response = upload(client, users.expert2, workbook_bytes([("004711", "De Linde", "nieuw@linde.be")]))
+    assert response.json["message"] == "1 rij(en) verwerkt: 1 gekoppeld, 0 al schoolbeheerder, 1 nieuw(e) account(s) " \
+                                       "(uitnodiging in wachtrij)."
+    assert "verstuurd" not in str(response.json)
+    assert [(m.purpose, m.status) for m in outbox_rows(rt)] == [("invitation", "pending")]

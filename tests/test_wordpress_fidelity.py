@@ -111,7 +111,7 @@ def test_unreadable_roles_are_never_overwritten(client, rt, users, schools):
     data = workbook_bytes([("4711", "De Linde", "nieuw@school.example"), ("4712", "Het Kompas", "admin2other@example.org")])
     imported = upload(client, users.expert2, data)
     assert imported.status_code == 422 and imported.json["code"] == "import_invalid"
-    assert [(e["row"], e["column"]) for e in imported.json["errors"]] == [(3, "email")]
+    assert [(e["row"], e["column"]) for e in imported.json["errors"]] == [(3, "E-mailadres")]
     users_table = rt.network.core.users
     with rt.engine.connect() as conn:
         assert conn.execute(select(users_table.c.ID).where(users_table.c.user_email == "nieuw@school.example")).first() is None

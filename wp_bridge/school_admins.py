@@ -20,9 +20,10 @@ from .db import is_mysql, utcnow
 from .effects import WordPressEffects
 from .errors import Conflict
 from .locks import ACCOUNTS_LOCK, lock_for_transaction
+from .outbox import cancel_invitations
 from .php_serialize import PhpSerializeError, serialize
 from .sites import WpSite
-from .tables import SiteTables
+from .tables import SiteTables, network_tables
 from .users import capabilities_key, capabilities_site, parse_capabilities, read_capabilities, user_level_key
 from .wp_hashes import activation_key_value, generate_reset_key
 
@@ -57,6 +58,7 @@ class AddResult:
     users: dict[str, int] = field(default_factory=dict)  # email -> user id
     wordpress: WordPressEffects = field(default_factory=WordPressEffects)
     hashing_seconds: float = 0.0
+    invitations: dict[str, int] = field(default_factory=dict)  # email -> outbox id of its invitation (set by the caller)
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -318,15 +320,20 @@ def linked_admins(conn: Connection, t: SiteTables, school_id: int) -> list[int]:
 def revoke_where_unlinked(conn: Connection, network, t: SiteTables, site_id: int, user_ids: list[int], role: str,
                           effects: WordPressEffects) -> set[int]:
     """Users among ``user_ids`` linked to no school of this site any more lose ``role`` here (after an
-    unlink or a school's deletion). Returns whose role was removed."""
+    unlink or a school's deletion), and their invitation mails of this site not yet sent are cancelled, so
+    that nobody removed still receives a set-password link. Returns whose role was removed."""
     lock_for_transaction(conn, ACCOUNTS_LOCK)
-    removed = set()
+    removed, unlinked = set(), []
     for user_id in user_ids:
         effects.user_changed(user_id)
         others = conn.execute(select(t.school_admins.c.school_id).where(t.school_admins.c.user_id == user_id)
                               .with_for_update(read=True)).first() is not None
-        if not others and _revoke_role(conn, network, site_id, user_id, role, effects):
+        if others:
+            continue
+        unlinked.append(user_id)
+        if _revoke_role(conn, network, site_id, user_id, role, effects):
             removed.add(user_id)
+    cancel_invitations(conn, network_tables(network.base_prefix).mail_outbox, site_id, unlinked)
     return removed
 
 

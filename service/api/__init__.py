@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import functools
+import json
 import re
 from collections.abc import Iterator
 
@@ -12,7 +14,7 @@ from marshmallow import fields, validate
 from sqlalchemy import Connection
 from werkzeug.exceptions import BadRequest
 
-from rules.ids import MAX_ID
+from rules.ids import MAX_ID, is_id
 from rules.roles import Role
 from rules.school_year import resolve_year
 from wp_bridge.locks import release_transaction_locks
@@ -67,6 +69,30 @@ def id_field(*, minimum: int = 1, **kwargs) -> fields.Integer:
     """A query or body parameter that is an id: beyond 2^63 - 1 or below ``minimum`` it is 422 naming it."""
     return fields.Integer(validate=validate.Range(minimum, MAX_ID, error=f"een id van {minimum} tot en met {MAX_ID}"),
                           error_messages={"invalid": "een geheel getal"}, **kwargs)
+
+
+def decode_cursor(cursor: str | None) -> int | None:
+    """The id a list continues before, from the ``cursor`` query parameter (a ``next_cursor`` this API gave);
+    422 naming ``cursor`` otherwise."""
+    if not cursor:
+        return None
+    try:
+        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+        before = data["before"]
+        if not is_id(before):
+            raise ValueError("not an id")
+        return before
+    except (ValueError, KeyError, TypeError, RecursionError):
+        message = "geen geldige cursor: gebruik de next_cursor van de vorige pagina"
+        raise ApiError(422, "validation_failed", f"cursor: {message}",
+                       errors=[{"field": "cursor", "location": "query", "message": message}]) from None
+
+
+def encode_cursor(before_id: int | None) -> str | None:
+    """``next_cursor`` of a page: None on the last page."""
+    if before_id is None:
+        return None
+    return base64.urlsafe_b64encode(json.dumps({"before": before_id}).encode()).decode().rstrip("=")
 
 
 MAX_JSON_DEPTH = 32

@@ -1,22 +1,19 @@
 from __future__ import annotations
 
-import base64
 import datetime as dt
-import json
 import re
 
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from rules.audit_text import ACTIONS, ENTITIES, FIELDS, ROLES, SOURCES, readable, word
-from rules.ids import is_id
 from rules.roles import MANAGERS
 from wp_bridge.audit_read import LogFilter, NameBook, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
 from ..runtime import close_db, db, runtime
-from . import id_field, responds, with_site
+from . import decode_cursor, encode_cursor, id_field, responds, with_site
 
 blp = Blueprint("log", __name__, url_prefix="/api/v1", description="The audit log of a LOP site")
 
@@ -71,26 +68,6 @@ def _filter(query) -> LogFilter:
     )
 
 
-def _cursor_id(cursor: str | None) -> int | None:
-    if not cursor:
-        return None
-    try:
-        data = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        before = data["before"]
-        if not is_id(before):
-            raise ValueError("not an id")
-        return before
-    except (ValueError, KeyError, TypeError, RecursionError):
-        raise ApiError(422, "validation_failed", "cursor: geen cursor van dit logboek.",
-                       errors=[{"field": "cursor", "location": "query", "message": "Geen cursor van dit logboek."}]) from None
-
-
-def _cursor(before_id: int | None) -> str | None:
-    if before_id is None:
-        return None
-    return base64.urlsafe_b64encode(json.dumps({"before": before_id}).encode()).decode().rstrip("=")
-
-
 def entry_json(row) -> dict:
     """One log entry with its codes. ``school.name`` is the school's name now (null once it is deleted);
     ``school_name`` the name when the entry was written (entries from before that was stored: the name now);
@@ -121,8 +98,8 @@ def entry_json(row) -> dict:
 def log_page(query, site_id, access):
     """The log newest first, a page at a time: ``{"entries": [...], "next_cursor": string|null}``."""
     rows, before = page(db(), access.tables, runtime().network.core, _filter(query),
-                        before_id=_cursor_id(query["cursor"]), limit=query["limit"])
-    return {"entries": [entry_json(row) for row in rows], "next_cursor": _cursor(before)}
+                        before_id=decode_cursor(query["cursor"]), limit=query["limit"])
+    return {"entries": [entry_json(row) for row in rows], "next_cursor": encode_cursor(before)}
 
 
 # The downloads of the log, for people: Dutch words (rules.audit_text), readable values, Brussels time.

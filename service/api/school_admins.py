@@ -11,18 +11,17 @@ from flask import Response, request
 from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 from openpyxl import Workbook, load_workbook
-from openpyxl.styles import Font
+from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet.datavalidation import DataValidation
-from sqlalchemy import select
 
-from jobs.mail import queue_mail
 from jobs.runner import create_run
-from rules.admin_import import MAX_ROWS, TEMPLATE_HEADINGS, check_rows, map_headings
-from rules.emails import normalise_email
+from rules.admin_import import MAX_ROWS, NO_ROWS, TEMPLATE_HEADINGS, check_rows, map_headings, missing_columns_text
+from rules.emails import INVITATION_STATUS_TEXT, normalise_email
 from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
 from wp_bridge.job_runs import active_run, freshest_scheduler
 from wp_bridge.options import get_option
+from wp_bridge.outbox import INVITATION, PENDING, STATUSES, list_mails, queue_mail
 from wp_bridge.school_admins import UnreadableWordPressValue, add_admins, remove_admin, school_stats, users_by_email
 from wp_bridge.schools import list_schools, require_school
 
@@ -31,7 +30,7 @@ from ..errors import ApiError
 from ..mails import welcome_mail
 from ..runtime import db, runtime
 from ..spreadsheets import append_row
-from . import json_body, responds, with_site, write_transaction
+from . import decode_cursor, encode_cursor, json_body, responds, with_site, write_transaction
 
 blp = Blueprint("school_admins", __name__, url_prefix="/api/v1", description="School admins and their accounts")
 
@@ -46,8 +45,9 @@ def _db_version(conn, site) -> int:
 
 
 def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict], source: str = "api"):
-    """Link admins and queue the welcome mails of new accounts, in the caller's transaction. ``source`` goes to
-    the log: "import" for the Excel import."""
+    """Link admins and queue the invitations (welcome mails) of new accounts, in the caller's transaction;
+    ``result.invitations`` maps each new address to its outbox id. ``source`` goes to the log: "import" for the
+    Excel import."""
     conn, rt = db(), runtime()
     result = add_admins(conn, rt.network, access.tables, access.site, _db_version(conn, access.site),
                         requests, access.actor(source), rt.config.role_slugs.school_admin)
@@ -56,9 +56,17 @@ def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict], sour
         names[email].append(schools[school_id]["name"])
     for email, account in result.created.items():
         subject, text, body = welcome_mail(access.site, account, sorted(set(names[email])))
-        queue_mail(conn, rt.network_tables.mail_outbox, site_id=access.site.id, to=email, subject=subject,
-                   body_text=text, body_html=body)
+        result.invitations[email] = queue_mail(
+            conn, rt.network_tables.mail_outbox, site_id=access.site.id, to=email, subject=subject, body_text=text,
+            body_html=body, user_id=account.user_id, purpose=INVITATION)
     return result
+
+
+def _invitation(mail_id: int | None) -> dict | None:
+    """The just-queued invitation as the add-admin result reports it: queued, not yet sent."""
+    if mail_id is None:
+        return None
+    return {"mail_id": mail_id, "status": PENDING, "message": INVITATION_STATUS_TEXT[PENDING]}
 
 
 def _send_soon() -> None:
@@ -114,7 +122,8 @@ def add(site_id, school_id, access):
         _send_soon()
     already = bool(result.already)
     return ({"user_id": result.users[email], "created": created, "already_admin": already,
-             "role_restored": bool(result.restored), "email_queued": created, **_wordpress(result.wordpress)},
+             "role_restored": bool(result.restored), "email_queued": created,
+             "invitation": _invitation(result.invitations.get(email)), **_wordpress(result.wordpress)},
             200 if already else 201)
 
 
@@ -141,29 +150,50 @@ def remove(site_id, school_id, user_id, access):
 
 
 class OutboxQuery(Schema):
-    status = fields.String(load_default=None, validate=validate.OneOf(["pending", "sent", "failed"]))
+    status = fields.String(load_default=None, validate=validate.OneOf(STATUSES))
     limit = fields.Integer(load_default=100, validate=validate.Range(1, 1000))
+    cursor = fields.String(load_default=None, metadata={"description": "next_cursor of the previous page"})
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() + "Z" if value else None
+
+
+def mail_json(row) -> dict:
+    """One outbox row as both outbox lists show it: never the body (it holds the set-password key)."""
+    return {"id": int(row.id), "site": row.site_id, "user_id": None if row.user_id is None else int(row.user_id),
+            "purpose": row.purpose, "to": row.to_address, "subject": row.subject, "status": row.status,
+            "status_text": INVITATION_STATUS_TEXT[row.status] if row.purpose == INVITATION else None,
+            "attempts": row.attempts, "next_attempt_at": _iso(row.next_attempt_at), "last_error": row.last_error,
+            "created_at": _iso(row.created_at), "sent_at": _iso(row.sent_at)}
+
+
+def _mail_page(query, site_id: int | None) -> dict:
+    rows, before = list_mails(db(), runtime().network_tables.mail_outbox, site_id=site_id, status=query["status"],
+                              before_id=decode_cursor(query["cursor"]), limit=query["limit"])
+    return {"mails": [mail_json(row) for row in rows], "next_cursor": encode_cursor(before)}
 
 
 @blp.route("/mail/outbox")
 @blp.arguments(OutboxQuery, location="query")
 @responds(blp, 200)
 def outbox(query):
-    """Queued, sent and failed mails (operators), newest first; bodies are left out."""
-    if not network_caller("only operators see the mail outbox").operator:
-        raise ApiError(403, "forbidden", "only operators see the mail outbox")
-    o = runtime().network_tables.mail_outbox
-    statement = select(o.c.id, o.c.site_id, o.c.to_address, o.c.subject, o.c.status, o.c.attempts, o.c.next_attempt_at,
-                       o.c.last_error, o.c.created_at, o.c.sent_at).order_by(o.c.id.desc()).limit(query["limit"])
-    if query["status"]:
-        statement = statement.where(o.c.status == query["status"])
+    """Every queued, sent, failed, cancelled or expired mail of the network (operators), newest first,
+    without bodies: ``{"mails": [...], "next_cursor": string|null}``."""
+    message = "enkel netwerkbeheerders zien de wachtrij van alle e-mails"
+    if not network_caller(message).operator:
+        raise ApiError(403, "forbidden", message)
+    return _mail_page(query, None)
 
-    def iso(value):
-        return value.isoformat() + "Z" if value else None
 
-    return {"mails": [{"id": int(r.id), "site": r.site_id, "to": r.to_address, "subject": r.subject, "status": r.status,
-                       "attempts": r.attempts, "next_attempt_at": iso(r.next_attempt_at), "last_error": r.last_error,
-                       "created_at": iso(r.created_at), "sent_at": iso(r.sent_at)} for r in db().execute(statement)]}
+@blp.route("/sites/<int:site_id>/mail/outbox")
+@with_site(*MANAGERS)
+@blp.arguments(OutboxQuery, location="query")
+@responds(blp, 200)
+def site_outbox(query, site_id, access):
+    """The delivery state of this site's mails (its invitations), for its LOP experts and operators: newest
+    first, without bodies, ``{"mails": [...], "next_cursor": string|null}``."""
+    return _mail_page(query, site_id)
 
 
 # --- the Excel template and the bulk import ----------------------------------------------------
@@ -208,12 +238,12 @@ def template(site_id, access):
     for line in (
         "Schoolbeheerders in bulk toevoegen",
         "",
-        "1. Vul op het tabblad 'Schoolbeheerders' per rij één schoolbeheerder in: het instellingsnummer, de school "
-        "(kies uit de lijst) en het e-mailadres.",
+        ("1. Vul op het tabblad 'Schoolbeheerders' per rij één schoolbeheerder in: het instellingsnummer, de school "
+         "(kies uit de lijst) en het e-mailadres."),
         "2. Eén persoon voor meerdere scholen? Gebruik één rij per school, met hetzelfde e-mailadres.",
         "3. Lege rijen worden overgeslagen. Hoogstens 5.000 rijen.",
-        "4. Laad het bestand op bij Extra's > Import. Eerst wordt alles nagekeken: bij een fout wordt niets "
-        "toegevoegd en krijg je per rij te zien wat er niet klopt.",
+        ("4. Laad het bestand op bij Extra's > Import. Eerst wordt alles nagekeken: bij een fout wordt niets "
+         "toegevoegd en krijg je per rij te zien wat er niet klopt."),
         "5. Wie nog geen account heeft, krijgt een e-mail om een wachtwoord in te stellen.",
         f"Het tabblad 'Scholen' toont de {len(schools)} scholen van {access.site.name}.",
     ):
@@ -305,7 +335,8 @@ def _rows(data: bytes) -> list[tuple[int, dict]]:
     header = next(iterator, None) or []
     index, errors = map_headings(list(header))
     if errors:
-        raise ApiError(422, "validation_failed", "de eerste rij mist kolommen", errors=[e.as_json() for e in errors])
+        raise ApiError(422, "validation_failed", missing_columns_text([e.column for e in errors]),
+                       errors=[e.as_json() for e in errors])
     rows = []
     for number, values in enumerate(iterator, start=2):
         if number - 1 > MAX_ROWS and any(v not in (None, "") for v in values):
@@ -322,70 +353,110 @@ def _rows(data: bytes) -> list[tuple[int, dict]]:
 @blp.arguments(ImportQuery, location="query")
 @responds(blp, 200)
 def import_admins(query, site_id, access):
-    """Check every row first; any error → 422 with all of them and nothing applied. Otherwise all rows in one
-    transaction. ``?dry_run=true`` only checks; ``?report=xlsx`` returns the file with a status column."""
+    """Check every row first; any error → 422 with all of them and nothing applied (with ``?report=xlsx``: the
+    file back with a status column explaining each error). Otherwise all rows in one transaction.
+    ``?dry_run=true`` only checks; ``?report=xlsx`` returns the file with a status column."""
     data = _read_upload()
     rows = _rows(data)
     schools = {s["id"]: s for s in list_schools(db(), access.tables)}
     requests, errors = check_rows(rows, list(schools.values()))
+    if not requests and not errors:
+        _refuse(NO_ROWS)
     if errors:
-        raise ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd",
-                       errors=[e.as_json() for e in errors], error_limit=None)
+        return _invalid(query, data, requests, [e.as_json() for e in errors])
     pairs = [(school_id, email) for _row, school_id, email in requests]
     if query["dry_run"]:
         existing = users_by_email(db(), runtime().network, [e for _s, e in pairs])
         new = {e for _s, e in pairs if e not in existing}
-        report = {"rows": len(requests), "linked": None, "already_admin": None, "users_created": len(new),
-                  "emails_queued": len(new), "dry_run": True}
-        return report
+        return {"rows": len(requests), "linked": None, "already_admin": None, "users_created": len(new),
+                "emails_queued": len(new), "dry_run": True,
+                "message": f"Proef: {len(requests)} rij(en) in orde, {len(new)} nieuw(e) account(s). Er werd niets gewijzigd."}
     try:
         with write_transaction():
             result = _add(access, pairs, schools, source="import")
     except UnreadableWordPressValue as exc:
-        raise _unreadable_rows(exc, requests) from None
+        return _invalid(query, data, requests, _unreadable_rows(exc, requests))
     if result.created:
         _send_soon()
-    report = {"rows": len(requests), "linked": len(result.linked), "already_admin": len(result.already),
-              "roles_restored": len(result.restored), "users_created": len(result.created),
-              "emails_queued": len(result.created), "dry_run": False, **_wordpress(result.wordpress)}
     if query["report"] == "xlsx":
-        response = _report_file(data, requests, result)
+        response = _report_file(data, _done_statuses(requests, result), "import-schoolbeheerders-verslag.xlsx")
         response.headers["X-LOP-WordPress"] = result.wordpress.header()
         return response
-    return report
+    created = len(result.created)
+    return {"rows": len(requests), "linked": len(result.linked), "already_admin": len(result.already),
+            "roles_restored": len(result.restored), "users_created": created, "emails_queued": created,
+            "dry_run": False,
+            "message": f"{len(requests)} rij(en) verwerkt: {len(result.linked)} gekoppeld, {len(result.already)} al "
+                       f"schoolbeheerder, {created} nieuw(e) account(s)"
+                       + (f" ({INVITATION_STATUS_TEXT[PENDING]})." if created else "."),
+            **_wordpress(result.wordpress)}
 
 
-def _unreadable_rows(exc: UnreadableWordPressValue, requests) -> ApiError:
+def _invalid(query, data: bytes, requests, errors: list[dict]):
+    """A file with errors: nothing was applied. 422 with every error as JSON, or with ``report=xlsx`` the
+    uploaded file with a status column explaining each row (also 422)."""
+    detail = f"{len(errors)} fout(en) in het bestand: niets toegevoegd"
+    if query["report"] != "xlsx":
+        raise ApiError(422, "import_invalid", detail, errors=errors, error_limit=None)
+    by_row: dict[int, list[str]] = defaultdict(list)
+    for error in errors:
+        by_row[error["row"]].append(f"{error['column']}: {error['message']}" if error["column"] else error["message"])
+    statuses = {row: (True, "FOUT – " + "; ".join(messages)) for row, messages in by_row.items() if row is not None}
+    for row, _school, _email in requests:
+        statuses.setdefault(row, (False, "in orde, maar niet toegevoegd: het bestand bevat fouten"))
+    response = _report_file(data, statuses, "import-schoolbeheerders-fouten.xlsx")
+    response.status_code = 422
+    response.headers["X-LOP-Error-Code"] = "import_invalid"
+    return response
+
+
+def _unreadable_rows(exc: UnreadableWordPressValue, requests) -> list[dict]:
     """An import that would overwrite unreadable WordPress roles: an error on each row of those users."""
     users = users_by_email(db(), runtime().network, sorted({email for _row, _school, email in requests}))
     keys = dict(exc.values)
-    errors = [{"row": row, "column": "email", "message": (
-                   f"de WordPress-rollen van deze gebruiker ({keys[users[email]]}) zijn onleesbaar en worden niet "
-                   "overschreven: laat een WordPress-beheerder deze gebruiker nakijken")}
-              for row, _school, email in requests if users.get(email) in keys]
-    return ApiError(422, "import_invalid", f"{len(errors)} fout(en) in het bestand: niets toegevoegd", errors=errors,
-                    error_limit=None)
+    return [{"row": row, "column": "E-mailadres", "message": (
+                f"de WordPress-rollen van deze gebruiker ({keys[users[email]]}) zijn onleesbaar en worden niet "
+                "overschreven: laat een WordPress-beheerder deze gebruiker nakijken")}
+            for row, _school, email in requests if users.get(email) in keys]
 
 
-def _report_file(data: bytes, requests, result) -> Response:
-    """The uploaded workbook with a 'Status' column."""
-    workbook = load_workbook(io.BytesIO(data))
-    sheet = workbook["Schoolbeheerders"] if "Schoolbeheerders" in workbook.sheetnames else workbook.worksheets[0]
-    column = sheet.max_column + 1
-    sheet.cell(row=1, column=column, value="Status").font = Font(bold=True)
+def _done_statuses(requests, result) -> dict[int, tuple[bool, str]]:
+    """row -> (is an error, status text) after a successful import."""
     already = set(result.already)
+    statuses = {}
     for row, school_id, email in requests:
         user_id = result.users[email]
         if (school_id, user_id) in already:
             status = "was al schoolbeheerder" + (", rol hersteld" if user_id in result.restored else "")
         elif email in result.created:
-            status = "toegevoegd, nieuw account (e-mail verstuurd)"
+            status = f"toegevoegd, nieuw account ({INVITATION_STATUS_TEXT[PENDING]})"
         else:
             status = "toegevoegd"
-        sheet.cell(row=row, column=column, value=status)
+        statuses[row] = (False, status)
+    return statuses
+
+
+_ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")
+
+
+def _report_file(data: bytes, statuses: dict[int, tuple[bool, str]], filename: str) -> Response:
+    """The uploaded workbook with a 'Status' column (a 'Status' column already there, as in an earlier report,
+    is reused); error rows in red."""
+    workbook = load_workbook(io.BytesIO(data))
+    sheet = workbook["Schoolbeheerders"] if "Schoolbeheerders" in workbook.sheetnames else workbook.worksheets[0]
+    column = next((cell.column for cell in sheet[1] if str(cell.value or "").strip().lower() == "status"),
+                  sheet.max_column + 1)
+    for (row,) in sheet.iter_rows(min_row=2, min_col=column, max_col=column):
+        row.value, row.fill = None, PatternFill()
+    sheet.cell(row=1, column=column, value="Status").font = Font(bold=True)
+    sheet.column_dimensions[sheet.cell(row=1, column=column).column_letter].width = 70
+    for row, (is_error, status) in sorted(statuses.items()):
+        cell = sheet.cell(row=row, column=column, value=status)
+        cell.data_type = "s"
+        if is_error:
+            cell.fill = _ERROR_FILL
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = Response(buffer.getvalue(), mimetype=XLSX_TYPE)
-    response.headers["Content-Disposition"] = 'attachment; filename="import-schoolbeheerders-verslag.xlsx"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
-
