@@ -92,7 +92,7 @@ def free_places_export(query, site_id, access):
 def _snapshot_rows(conn, access, nt, on: dt.date, visible: set[int] | None) -> list[tuple]:
     s, a = access.tables.free_places_snapshots, nt.admgr
     stored = conn.execute(
-        select(s, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar).select_from(s.outerjoin(a, a.c.code == s.c.admgr_code))
+        select(s, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, a.c.stage).select_from(s.outerjoin(a, a.c.code == s.c.admgr_code))
         .where(s.c.snapshot_date == on)).all()
     if not stored:
         raise ApiError(404, "snapshot_not_found", f"there is no snapshot of {on.isoformat()} for this site")
@@ -100,7 +100,7 @@ def _snapshot_rows(conn, access, nt, on: dt.date, visible: set[int] | None) -> l
 
     def key(row):
         offering = {"onderwijsvorm": row.onderwijsvorm, "graad": row.graad, "leerjaar": row.leerjaar,
-                    "name": row.programme, "admgr_code": row.admgr_code}
+                    "name": row.programme, "admgr_code": row.admgr_code, "stage": row.stage}
         return (row.school_name, row.school_id, display_key(offering, types.get(int(row.school_id), "SO")))
 
     rows = []
