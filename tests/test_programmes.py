@@ -12,12 +12,20 @@ from openpyxl import load_workbook
 from sqlalchemy import select, update
 
 from service.cli import main
+from tests import test_offerings
 from tests.conftest import SignedClient, make_config
 from tests.test_agodi import make_file, sync
-from tests.test_offerings import put_settings, rows_of, snapshot, world  # noqa: F401 — the fixture
+from tests.test_offerings import put_settings, rows_of, snapshot
 from wp_bridge.db import make_engine, utcnow
 from wp_bridge.sites import Network
 from wp_bridge.tables import network_tables, site_tables
+
+
+@pytest.fixture
+def world(rt, users, client):
+    """tests/test_offerings.py's world: SO, BaO and BuBaO schools with the demo catalogue."""
+    return test_offerings.world.__wrapped__(rt, users, client)
+
 
 NURSERY_THEN_PRIMARY = [1001, 1002, 1003, 1004, 1011, 1012, 1013, 1014, 1015, 1016]
 
