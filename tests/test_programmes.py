@@ -239,7 +239,8 @@ def test_an_is_added_by_lop_experts_and_operators_only(client, rt, world, users)
 
     added = post(client, 2, world.bao_school, users.expert2, 10000)
     assert added.status_code == 201 and added.json["name"] == "Anderstalige nieuwkomers"
-    assert post(client, 2, world.bao_school, users.operator, 10000).json["code"] == "offering_exists"
+    duplicate = post(client, 2, world.bao_school, users.operator, 10000).json
+    assert (duplicate["code"], duplicate["detail"]) == ("offering_exists", f"De Linde biedt administratieve groep 10000 al aan in {world.next}.")
     not_bao = post(client, 2, world.bubao_school, users.operator, 10000)
     assert (not_bao.status_code, not_bao.json["errors"][0]["field"]) == (422, "admgr_code")
     log = [r for r in rows_of(rt, site_tables("wp_2_").audit_log) if r[9] == "offering"]

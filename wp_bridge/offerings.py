@@ -144,7 +144,7 @@ def add_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: in
     exists = conn.execute(select(t.offerings.c.id).where(
         t.offerings.c.school_id == school["id"], t.offerings.c.school_year == year, t.offerings.c.admgr_code == code)).first()
     if exists:
-        raise Conflict("offering_exists", f"school {school['id']} already offers {code} in {year}")
+        raise Conflict("offering_exists", f"{school['name']} biedt administratieve groep {code} al aan in {year}.")
     now = utcnow()
     offering_id = int(conn.execute(t.offerings.insert().values(
         school_id=school["id"], school_year=year, admgr_code=code,

@@ -55,5 +55,5 @@ def search_admgr(query):
 def get_one(code):
     row = get_admgr(db(), runtime().network_tables, code)
     if row is None:
-        raise ApiError(404, "admgr_not_found", f"administrative group {code} is not in the catalogue")
+        raise ApiError(404, "admgr_not_found", f"Administratieve groep {code} staat niet in de catalogus.")
     return item_json(row)
