@@ -80,7 +80,7 @@ def run_agodi_sync(ctx) -> JobResult:
             apply_diff(conn, nt, parsed, diff, ctx.runtime.today(), progress=ctx.progress)
     stats = {
         "in_file": len(parsed.rows), "added": len(diff.added), "updated": len(diff.updated),
-        "unchanged": diff.unchanged, "no_longer_in_file": len(diff.deactivated),
+        "unchanged": diff.unchanged, "no_longer_in_file": len(diff.deactivated), "an": diff.an,
         "encoding": parsed.encoding, "delimiter": {"\t": "tab"}.get(parsed.delimiter, parsed.delimiter),
         "columns": list(parsed.present), "ignored_columns": parsed.ignored_columns, "zip_member": parsed.member,
         "changes": [list(change) for change in diff.changes], "dry_run": ctx.dry_run,

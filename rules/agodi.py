@@ -17,6 +17,9 @@ import unicodedata
 import zipfile
 from dataclasses import dataclass, field
 
+from .offerings import AN_ADMGR, AN_NAME
+from .stages import catalogue_stage
+
 MAX_PROBLEMS = 50
 
 # field -> accepted header spellings, compared after folding (lower case, no accents, only letters and
@@ -36,6 +39,13 @@ COLUMN_NAMES: dict[str, tuple[str, ...]] = {
 }
 REQUIRED = ("code", "description")
 FIELDS = tuple(COLUMN_NAMES)
+# Derived, not a column: the stage (rules.stages) from the level or structure column where the file has one,
+# else from the description. Always part of a parsed file's fields.
+STAGE = "stage"
+WRITTEN = (*FIELDS, STAGE)
+# 10000 (anderstalige nieuwkomers) is the LOPs' own code, absent from AgODi's file: a sync never deactivates it
+# and puts it (back) in the catalogue when it is missing or inactive.
+AN_ENTRY = {"code": AN_ADMGR, "description": AN_NAME, "onderwijsniveau": "BaO", STAGE: None}
 DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%Y%m%d")
 
 
@@ -202,6 +212,8 @@ def parse(data: bytes, max_bytes: int = 50 * 1024 * 1024) -> ParsedFile:
                 problems.append(f"line {line}: code {code} is also on line {first_line[code]}")
                 continue
             first_line[code] = line
+            values[STAGE] = catalogue_stage(code, values.get("onderwijsniveau"), values.get("description"),
+                                            values.get("structuuronderdeel"))
             rows[code] = values
             if len(problems) >= MAX_PROBLEMS:
                 break
@@ -212,7 +224,7 @@ def parse(data: bytes, max_bytes: int = 50 * 1024 * 1024) -> ParsedFile:
                              "problem(s) and is refused", problems[:MAX_PROBLEMS])
     if not rows:
         raise AgodiFileError("the file has a header but no rows")
-    present = tuple(f for f in FIELDS if f in mapping.values())
+    present = tuple(f for f in FIELDS if f in mapping.values()) + (STAGE,)
     return ParsedFile(rows, present, ignored, encoding, delimiter, member)
 
 
@@ -255,14 +267,29 @@ class CatalogueDiff:
     unchanged: int = 0
     deactivated: list[int] = field(default_factory=list)
     changes: list[tuple] = field(default_factory=list)  # (code, field, old, new)
+    an: str | None = None  # "added" or "reactivated" when the sync puts AN (10000) back; not in the counts
+
+
+def _merged_stage(code: int, stored: dict | None, incoming: dict, present: tuple[str, ...]) -> str | None:
+    """The stage from the file's values over the stored ones (a file without a level column keeps the stored
+    level); when neither tells, the stored stage stays (it is never erased by a file that cannot tell)."""
+    merged = {**(stored or {}), **{f: incoming.get(f) for f in present if f != STAGE}}
+    stage = catalogue_stage(code, merged.get("onderwijsniveau"), merged.get("description"),
+                            merged.get("structuuronderdeel"))
+    if stage is None and stored is not None and code != AN_ADMGR:
+        return stored.get(STAGE)
+    return stage
 
 
 def diff_catalogue(current: dict[int, dict], parsed: ParsedFile) -> CatalogueDiff:
     """What a sync changes. Only the fields the file has are compared (and written); a code that is
-    inactive and back in the file is reactivated; active codes missing from the file are deactivated."""
+    inactive and back in the file is reactivated; active codes missing from the file are deactivated — except
+    AN (10000), the LOPs' own code, which is added or reactivated instead (``an``)."""
     result = CatalogueDiff()
     for code, incoming in parsed.rows.items():
         stored = current.get(code)
+        if STAGE in parsed.present:
+            incoming = {**incoming, STAGE: _merged_stage(code, stored, incoming, parsed.present)}
         if stored is None:
             result.added.append(incoming)
             result.changes.append((code, "*", None, "added"))
@@ -276,9 +303,17 @@ def diff_catalogue(current: dict[int, dict], parsed: ParsedFile) -> CatalogueDif
         else:
             result.unchanged += 1
     for code, stored in sorted(current.items()):
-        if stored.get("active", True) and code not in parsed.rows:
+        if stored.get("active", True) and code not in parsed.rows and code != AN_ADMGR:
             result.deactivated.append(code)
             result.changes.append((code, "active", True, False))
+    if AN_ADMGR not in parsed.rows:
+        stored = current.get(AN_ADMGR)
+        if stored is None:
+            result.an = "added"
+            result.changes.append((AN_ADMGR, "*", None, "added"))
+        elif not stored.get("active", True):
+            result.an = "reactivated"
+            result.changes.append((AN_ADMGR, "active", False, True))
     return result
 
 

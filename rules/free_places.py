@@ -15,7 +15,7 @@ Row = tuple[int, int, int | None, int | None, str | None, str | None, list | Non
 
 def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mapping[int, dict],
                 type_filter: str | None) -> list[dict]:
-    """``programmes`` maps a code to ``{"name", "onderwijsvorm", "graad", "leerjaar"}``. The codes are put
+    """``programmes`` maps a code to ``{"name", "onderwijsvorm", "graad", "leerjaar", "stage"}``. The codes are put
     in display order once per school type; each school's columns are then sorted by that rank."""
     by_school: dict[int, list[Row]] = {}
     for row in rows:
@@ -28,7 +28,7 @@ def build_table(schools: Iterable[dict], rows: Iterable[Row], programmes: Mappin
             def key(code: int) -> tuple:
                 p = programmes.get(code) or {}
                 return display_key(school_type, p.get("onderwijsvorm"), p.get("graad"), p.get("leerjaar"),
-                                   p.get("name"), code)
+                                   p.get("name"), code, p.get("stage"))
             ranks[school_type] = {code: rank for rank, code in enumerate(sorted(codes, key=key))}
         return ranks[school_type]
 

@@ -1,23 +1,27 @@
-"""Display order of programmes (seed feature 10).
+"""Display order of programmes (seed feature 10). One key serves the offerings list, the exports and the
+public table.
 
-SO: onderwijsvorm in the order GSO, ASO, BSO, TSO, HBO, KSO, 999, then any other value alphabetically,
-then no value; then graad and leerjaar ascending (no value last); then the name, compared case- and
-accent-insensitively; ties broken by the administrative-group code. Primary education: leerjaar, then
-name and code.
+SO and BuSO: onderwijsvorm in the order GSO, ASO, BSO, TSO, HBO, KSO, 999, then any other value
+alphabetically, then no value; then graad and leerjaar ascending (no value last); then the name, compared
+case- and accent-insensitively; ties broken by the administrative-group code.
+
+Primary education (BaO, BuBaO): nursery first (instapklas, 1ste, 2de, 3de kleuterklas), then primary (1ste to
+6de leerjaar), then any other programme, AN (10000) last; within each of these by leerjaar (an instapklas
+counts as 0; no value last), name and code.
 """
 
 from __future__ import annotations
 
-import unicodedata
+from .offerings import AN_ADMGR
+from .stages import KLEUTER, LAGER, SECONDARY_SCHOOL_TYPES
+from .text import fold
+
+__all__ = ["ONDERWIJSVORM_ORDER", "display_key", "fold", "primary_sort_key", "so_sort_key"]
 
 ONDERWIJSVORM_ORDER = ("GSO", "ASO", "BSO", "TSO", "HBO", "KSO", "999")
 _RANK = {value: index for index, value in enumerate(ONDERWIJSVORM_ORDER)}
-
-
-def fold(text: str | None) -> str:
-    """Case- and accent-insensitive form of a name."""
-    decomposed = unicodedata.normalize("NFKD", text or "")
-    return "".join(c for c in decomposed if not unicodedata.combining(c)).casefold()
+_STAGE_RANK = {KLEUTER: 0, LAGER: 1}  # then everything else (2), AN last (3)
+OTHER_GROUP, AN_GROUP = 2, 3
 
 
 def _number_key(value: int | None) -> tuple[int, int]:
@@ -36,17 +40,18 @@ def so_sort_key(onderwijsvorm: str | None, graad: int | None, leerjaar: int | No
     return (vorm_key, _number_key(graad), _number_key(leerjaar), fold(name), name or "", code)
 
 
-def primary_sort_key(leerjaar: int | None, name: str | None, code: int) -> tuple:
-    return (_number_key(leerjaar), fold(name), name or "", code)
-
-
-SECONDARY_TYPES = ("SO", "BuSO")
+def primary_sort_key(leerjaar: int | None, name: str | None, code: int, stage: str | None = None) -> tuple:
+    folded = fold(name)
+    group = AN_GROUP if code == AN_ADMGR else _STAGE_RANK.get(stage, OTHER_GROUP)
+    if stage == KLEUTER and "instap" in folded:
+        leerjaar = 0
+    return (group, _number_key(leerjaar), folded, name or "", code)
 
 
 def display_key(school_type: str, onderwijsvorm: str | None, graad: int | None, leerjaar: int | None,
-                name: str | None, code: int) -> tuple:
-    """A programme's place in its school's list: the SO sort for secondary schools, leerjaar order for
-    primary ones."""
-    if school_type in SECONDARY_TYPES:
+                name: str | None, code: int, stage: str | None) -> tuple:
+    """A programme's place in its school's list: the SO sort for secondary schools, nursery before primary for
+    primary ones (``stage`` from the catalogue: rules.stages)."""
+    if school_type in SECONDARY_SCHOOL_TYPES:
         return (0, so_sort_key(onderwijsvorm, graad, leerjaar, name, code))
-    return (1, primary_sort_key(leerjaar, name, code))
+    return (1, primary_sort_key(leerjaar, name, code, stage))

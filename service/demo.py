@@ -15,7 +15,9 @@ from sqlalchemy import Connection, Engine
 
 from rules.rights import RIGHTS_TYPES, RightsSettings
 from rules.school_year import current_school_year, next_school_year
+from rules.stages import catalogue_stage
 from wp_bridge.audit import Actor
+from wp_bridge.catalogue import search_text
 from wp_bridge.db import utcnow
 from wp_bridge.php_serialize import serialize
 from wp_bridge.schools import create_school
@@ -50,6 +52,15 @@ CATALOGUE = [
     (57302, "Verpleegkunde", "SO", "HBO", 3, 7),
     (58001, "Opleidingsvorm 4 - 1ste leerjaar", "SO", "999", None, 1),
 ]
+
+
+
+def catalogue_rows(now: dt.datetime) -> list[dict]:
+    """The demo catalogue as stored rows: searchable (``search_text``) and with its stage, as a sync stores them."""
+    return [{"code": c, "description": d, "onderwijsniveau": n, "onderwijsvorm": v, "graad": g, "leerjaar": lj,
+             "stage": catalogue_stage(c, n, d), "search_text": search_text(c, d), "active": True, "updated_at": now}
+            for c, d, n, v, g, lj in CATALOGUE]
+
 
 BAO_CODES = [1001, 1002, 1003, 1004, 1011, 1012, 1013, 1014, 1015, 1016]
 SO_CODES = [55001, 55002, 55101, 55102, 55103, 55104, 56201, 56202, 56203, 56204, 57301]
@@ -134,10 +145,7 @@ def seed_demo(engine: Engine, network: Network, today: dt.date) -> DemoSummary:
                           (expert_so, "bert.deskundige", "LOP expert of site 3")]
 
         catalogue_now = utcnow()
-        conn.execute(network_tables(network.base_prefix).admgr.insert(), [
-            {"code": c, "description": d, "onderwijsniveau": n, "onderwijsvorm": v, "graad": g, "leerjaar": lj,
-             "active": True, "updated_at": catalogue_now} for c, d, n, v, g, lj in CATALOGUE
-        ])
+        conn.execute(network_tables(network.base_prefix).admgr.insert(), catalogue_rows(catalogue_now))
 
         settings, summary.free_registration_start = demo_settings(today)
         system = Actor(user_id=0, user_login="", user_role="system", source="cli")

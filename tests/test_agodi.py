@@ -61,7 +61,7 @@ def test_every_encoding_and_delimiter(encoding, bom, delimiter, newline):
     assert parsed.rows[57302]["end_date"].isoformat() == "2030-08-31"
     assert parsed.rows[55001]["graad"] == 1 and parsed.rows[10000]["graad"] is None
     assert parsed.present == ("code", "description", "onderwijsniveau", "onderwijsvorm", "graad", "leerjaar",
-                              "structuuronderdeel", "begin_date", "end_date")
+                              "structuuronderdeel", "begin_date", "end_date", "stage")
 
 
 @pytest.mark.parametrize("header", [
@@ -72,7 +72,7 @@ def test_every_encoding_and_delimiter(encoding, bom, delimiter, newline):
 ])
 def test_header_spellings(header):
     parsed = parse(make_file(header=header, rows=[r[:2] for r in ROWS]))
-    assert parsed.present == ("code", "description")
+    assert parsed.present == ("code", "description", "stage")
     assert parsed.rows[55002]["description"] == "1ste leerjaar B"
 
 
@@ -161,20 +161,21 @@ def test_first_sync_second_sync_and_changes(rt, users, tmp_path):
     assert first["summary"] == "5 in file: 5 added, 0 updated, 0 unchanged, 0 no longer in file"
     stored = catalogue(rt)
     assert stored[56201].onderwijsvorm == "ASO" and stored[56201].graad == 2 and stored[56201].active
-    assert stored[10000].search_text == "anderstalige nieuwkomers onthaalklas"
+    assert stored[10000].search_text == "anderstalige nieuwkomers onthaalklas an"  # also found as "AN"
     stamp = stored[55001].updated_at
 
     second = sync(rt, tmp_path, make_file(delimiter=";", encoding="cp1252"))
     assert second["summary"] == "5 in file: 0 added, 0 updated, 5 unchanged, 0 no longer in file"
     assert catalogue(rt)[55001].updated_at == stamp  # unchanged rows are not touched
 
-    changed_rows = [r[:] for r in ROWS[:4]] + [["58001", "OV4 - eerste leerjaar", "SO", "999", "", "1", "", "", ""]]
+    changed_rows = [r[:] for r in ROWS if r[0] != "55002"] + [["58001", "OV4 - eerste leerjaar", "SO", "999", "", "1", "", "", ""]]
     changed_rows[0][1] = "Eerste leerjaar A"
     third = sync(rt, tmp_path, make_file(rows=changed_rows), force=True)
     assert third["summary"] == "5 in file: 1 added, 1 updated, 3 unchanged, 1 no longer in file"
     stored = catalogue(rt)
     assert stored[55001].description == "Eerste leerjaar A"
-    assert not stored[10000].active and stored[10000].inactive_since is not None  # kept, not deleted
+    assert not stored[55002].active and stored[55002].inactive_since is not None  # kept, not deleted
+    assert stored[10000].active  # AN is the LOPs' own code: never deactivated
     assert [55001, "description", "1ste leerjaar A", "Eerste leerjaar A"] in third["stats"]["changes"]
 
 
@@ -205,7 +206,7 @@ def test_the_shrink_guard(rt, users, tmp_path):
     assert sync(rt, tmp_path, make_file(rows=many))["status"] == "succeeded"
     truncated = sync(rt, tmp_path, make_file(rows=many[:84]))
     assert truncated["status"] == "failed" and "fewer than 85% of the 100 active" in truncated["error"]
-    assert sum(row.active for row in catalogue(rt).values()) == 100
+    assert sum(row.active for row in catalogue(rt).values()) == 101  # and AN
     forced = sync(rt, tmp_path, make_file(rows=many[:84]), force=True)
     assert forced["summary"] == "84 in file: 0 added, 0 updated, 84 unchanged, 16 no longer in file"
 
@@ -275,7 +276,7 @@ def test_catalogue_search(client, rt, users, tmp_path):
     one = get("/api/v1/catalogue/admgr/57302", user=0).json
     assert one["description"] == "Verpleegkunde (HBO5)" and one["end_date"] == "2030-08-31" and one["active"]
     assert get("/api/v1/catalogue/admgr/4242", user=0).status_code == 404
-    assert sync(rt, tmp_path, make_file(rows=ROWS[:4]), force=True)["status"] == "succeeded"  # 10000 gone
-    assert get("/api/v1/catalogue/admgr?q=anderstalige", user=0).json["items"] == []
-    inactive = get("/api/v1/catalogue/admgr?q=anderstalige&active=false", user=0).json["items"]
-    assert [i["code"] for i in inactive] == [10000] and inactive[0]["active"] is False
+    assert sync(rt, tmp_path, make_file(rows=ROWS[1:]), force=True)["status"] == "succeeded"  # 55001 gone
+    assert get("/api/v1/catalogue/admgr?q=5500", user=0).json["items"][0]["code"] == 55002
+    inactive = get("/api/v1/catalogue/admgr?q=5500&active=false", user=0).json["items"]
+    assert [i["code"] for i in inactive] == [55001] and inactive[0]["active"] is False

@@ -93,7 +93,8 @@ def test_version_1_schema_gains_the_version_2_columns_and_stages(fresh):
         conn.execute(text("INSERT INTO wp_lop_admgr (code, description, onderwijsniveau, active, updated_at, search_text) "
                           "VALUES (1001, 'Kleuteronderwijs - instapklas', 'BaO', 1, '2026-01-01', ''), "
                           "(1011, 'Lager onderwijs - 1ste leerjaar', 'BaO', 1, '2026-01-01', ''), "
-                          "(2001, '1A', 'SO', 1, '2026-01-01', ''), (9001, 'Iets', NULL, 1, '2026-01-01', '')"))
+                          "(2001, '1A', 'SO', 1, '2026-01-01', ''), (9001, 'Iets', NULL, 1, '2026-01-01', ''), "
+                          "(10000, 'Anderstalige nieuwkomers', 'BaO', 1, '2026-01-01', '')"))
     report = migrate(fresh, network)
     assert report.applied == [
         "network: v2 catalogue stage (kleuter, lager, secundair), filled from level and description; outbox addressee and purpose",
@@ -101,7 +102,7 @@ def test_version_1_schema_gains_the_version_2_columns_and_stages(fresh):
     assert schema_of(fresh) == fresh_schema
     with fresh.connect() as conn:
         stages = dict(conn.execute(select(nt.admgr.c.code, nt.admgr.c.stage)).all())
-    assert stages == {1001: "kleuter", 1011: "lager", 2001: "secundair", 9001: None}
+    assert stages == {1001: "kleuter", 1011: "lager", 2001: "secundair", 9001: None, 10000: None}  # AN: no stage
 
 
 def test_enable_sets_the_school_year_and_disable_keeps_data(fresh):

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from rules.rights import PERIODS, RIGHTS_TYPES
-from service.demo import CATALOGUE
+from service.demo import catalogue_rows
 from tests.conftest import add_user
 from wp_bridge.db import utcnow
 from wp_bridge.tables import network_tables, site_tables
@@ -52,9 +52,7 @@ def world(rt, users, client) -> World:
     nt = network_tables("wp_")
     now = utcnow()
     with rt.engine.begin() as conn:
-        conn.execute(nt.admgr.insert(), [
-            {"code": c, "description": d, "onderwijsniveau": n, "onderwijsvorm": v, "graad": g, "leerjaar": lj,
-             "active": True, "updated_at": now} for c, d, n, v, g, lj in CATALOGUE])
+        conn.execute(nt.admgr.insert(), catalogue_rows(now))
         so_admin = add_user(conn, rt.network, "so_admin", {3: "schoolbeheerder"})
     with rt.engine.connect() as conn:
         current = rt.network.get_site(conn, 3).current_school_year
@@ -326,7 +324,7 @@ def test_free_places_table_with_etag_and_304(client, world, users):
     assert table["schools"][0]["an"] is None
     assert "enrolled" not in linde["columns"][0]
     assert table["programmes"]["1011"] == {"name": "Lager onderwijs - 1ste leerjaar", "onderwijsvorm": None,
-                                           "graad": None, "leerjaar": 1}
+                                           "graad": None, "leerjaar": 1, "stage": "lager"}
     assert set(table["programmes"]) == {"1001", "1011"}  # AN is its own column, not a programme
     etag = response.headers["ETag"]
     assert "max-age" in response.headers["Cache-Control"]

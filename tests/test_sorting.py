@@ -1,13 +1,14 @@
-"""SO sort order (seed feature 10)."""
+"""Display order (seed feature 10): SO by onderwijsvorm, primary schools nursery before primary."""
 
 from __future__ import annotations
 
 import itertools
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from rules.sorting import fold, primary_sort_key, so_sort_key
+from rules.sorting import display_key, fold, primary_sort_key, so_sort_key
 
 
 def key(row):
@@ -64,5 +65,57 @@ def test_order_is_total_deterministic_and_independent_of_input_order(items, rnd)
 @given(rows, rows, rows)
 def test_transitive(a, b, c):
     ka, kb, kc = key(a), key(b), key(c)
-    if ka <= kb and kb <= kc:
+    if ka <= kb <= kc:
         assert ka <= kc
+
+
+# --- primary schools: nursery, then primary, then the rest, AN last ------------------------------
+
+# (code, name, leerjaar, stage) as the demo catalogue has them
+PRIMARY = [
+    (1001, "Kleuteronderwijs - instapklas", 0, "kleuter"),
+    (1002, "Kleuteronderwijs - 1ste kleuterklas", 1, "kleuter"),
+    (1003, "Kleuteronderwijs - 2de kleuterklas", 2, "kleuter"),
+    (1004, "Kleuteronderwijs - 3de kleuterklas", 3, "kleuter"),
+    *[(1010 + n, f"Lager onderwijs - {n}de leerjaar", n, "lager") for n in range(1, 7)],
+    (9001, "Zorgklas", None, None),
+    (10000, "Anderstalige nieuwkomers", None, None),
+]
+
+
+def primary_key(school_type):
+    return lambda r: display_key(school_type, None, None, r[2], r[1], r[0], r[3])
+
+
+@pytest.mark.parametrize("school_type", ["BaO", "BuBaO"])
+def test_nursery_before_primary_then_the_rest_and_an_last(school_type):
+    shuffled = sorted(PRIMARY, key=lambda r: (r[2] if r[2] is not None else 99, -r[0]))  # leerjaar order mixes them
+    assert [r[0] for r in sorted(shuffled, key=primary_key(school_type))] == [
+        1001, 1002, 1003, 1004, 1011, 1012, 1013, 1014, 1015, 1016, 9001, 10000]
+
+
+def test_an_instapklas_without_leerjaar_counts_as_zero():
+    rows = [(1002, "1ste kleuterklas", 1, "kleuter"), (1001, "Instapklas", None, "kleuter"),
+            (1003, "Kleuterklas zonder leerjaar", None, "kleuter")]
+    assert [r[0] for r in sorted(rows, key=primary_key("BaO"))] == [1001, 1002, 1003]
+
+
+def test_secondary_schools_ignore_the_stage():
+    assert display_key("SO", "ASO", 1, 2, "Latijn", 55101, "secundair") == display_key("SO", "ASO", 1, 2, "Latijn", 55101, None)
+
+
+stages = st.one_of(st.none(), st.sampled_from(["kleuter", "lager", "secundair"]))
+primary_rows = st.tuples(st.integers(1, 99999), st.text(max_size=12), numbers, stages)
+GROUP = {"kleuter": 0, "lager": 1}
+
+
+@given(st.lists(primary_rows, max_size=30, unique_by=lambda r: r[0]), st.sampled_from(["BaO", "BuBaO"]), st.randoms())
+def test_primary_groups_never_mix_and_the_order_is_total(items, school_type, rnd):
+    ordered = sorted(items, key=primary_key(school_type))
+    groups = [3 if r[0] == 10000 else GROUP.get(r[3], 2) for r in ordered]
+    assert groups == sorted(groups)
+    shuffled = list(items)
+    rnd.shuffle(shuffled)
+    assert sorted(shuffled, key=primary_key(school_type)) == ordered
+    for a, b in itertools.pairwise(ordered):
+        assert primary_key(school_type)(a) < primary_key(school_type)(b)

@@ -6,18 +6,19 @@ import datetime as dt
 import re
 from collections.abc import Callable
 
-from sqlalchemy import Connection, String, and_, cast, func, select, update
+from sqlalchemy import Connection, String, and_, case, cast, func, literal, select, update
 from sqlalchemy.dialects import mysql, sqlite
 
-from rules.agodi import FIELDS, CatalogueDiff, ParsedFile
-from rules.sorting import fold
+from rules.agodi import AN_ENTRY, WRITTEN, CatalogueDiff, ParsedFile
+from rules.offerings import AN_ADMGR
+from rules.text import fold
 
 from .db import is_mysql, utcnow
 from .tables import NetworkTables
 
 CHUNK = 1000
 STORED = ("code", "description", "onderwijsniveau", "onderwijsvorm", "graad", "leerjaar", "structuuronderdeel",
-          "begin_date", "end_date", "active")
+          "begin_date", "end_date", "stage", "active")
 
 
 def get_admgr(conn: Connection, nt: NetworkTables, code: int):
@@ -28,7 +29,7 @@ def item_json(row) -> dict:
     return {
         "code": row.code, "description": row.description, "onderwijsniveau": row.onderwijsniveau,
         "onderwijsvorm": row.onderwijsvorm, "graad": row.graad, "leerjaar": row.leerjaar,
-        "structuuronderdeel": row.structuuronderdeel,
+        "structuuronderdeel": row.structuuronderdeel, "stage": row.stage,
         "begin_date": row.begin_date.isoformat() if row.begin_date else None,
         "end_date": row.end_date.isoformat() if row.end_date else None,
         "active": bool(row.active), "inactive_since": row.inactive_since.isoformat() if row.inactive_since else None,
@@ -37,7 +38,8 @@ def item_json(row) -> dict:
 
 def search(conn: Connection, nt: NetworkTables, q: str | None, *, level: str | None, active: bool | None,
            limit: int) -> list:
-    """By code prefix or by words of the description (every word, case- and accent-insensitive)."""
+    """By code prefix or by words of the description (every word, case- and accent-insensitive); entries in
+    which every word is a whole word ("AN", "klas") come first."""
     a = nt.admgr
     query = select(a)
     if active is not None:
@@ -52,7 +54,11 @@ def search(conn: Connection, nt: NetworkTables, q: str | None, *, level: str | N
         wanted = words(text)
         if wanted:
             query = query.where(and_(*[a.c.search_text.like(f"%{_escape(w)}%", escape="\\") for w in wanted]))
-        query = query.order_by(a.c.description, a.c.code)
+            spaced = literal(" ") + a.c.search_text + literal(" ")
+            whole = and_(*[spaced.like(f"% {_escape(w)} %", escape="\\") for w in wanted])
+            query = query.order_by(case((whole, 0), else_=1), a.c.description, a.c.code)
+        else:
+            query = query.order_by(a.c.description, a.c.code)
     return conn.execute(query.limit(limit)).all()
 
 
@@ -67,8 +73,9 @@ def load_current(conn: Connection, nt: NetworkTables) -> dict[int, dict]:
 
 
 def active_count(conn: Connection, nt: NetworkTables) -> int:
+    """Active codes that AgODi's file should hold (AN, the LOPs' own code, is not in it)."""
     a = nt.admgr
-    return conn.execute(select(func.count()).select_from(a).where(a.c.active.is_(True))).scalar_one()
+    return conn.execute(select(func.count()).select_from(a).where(a.c.active.is_(True), a.c.code != AN_ADMGR)).scalar_one()
 
 
 def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: CatalogueDiff, today: dt.date,
@@ -77,9 +84,9 @@ def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: Ca
     has), then the deactivations. Unchanged rows are not touched."""
     a = nt.admgr
     now = utcnow()
-    columns = [f for f in parsed.present if f in FIELDS]
+    columns = [f for f in parsed.present if f in WRITTEN]
     rows = [{**{f: row.get(f) for f in columns}, "active": True, "inactive_since": None, "updated_at": now,
-             "search_text": fold_words(row["description"])} for row in diff.added + diff.updated]
+             "search_text": search_text(row["code"], row["description"])} for row in diff.added + diff.updated]
     total = len(rows) + len(diff.deactivated)
     done = 0
     set_columns = [c for c in columns if c != "code"] + ["active", "inactive_since", "updated_at", "search_text"]
@@ -95,6 +102,19 @@ def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: Ca
         done += len(codes)
         if progress:
             progress(done, total)
+    if diff.an:
+        ensure_an(conn, nt)
+
+
+def ensure_an(conn: Connection, nt: NetworkTables) -> None:
+    """AN (10000) in the catalogue and active: inserted when missing, reactivated when inactive (its other
+    values, if stored, stay)."""
+    a = nt.admgr
+    now = utcnow()
+    if conn.execute(update(a).where(a.c.code == AN_ADMGR).values(active=True, inactive_since=None,
+                                                                  updated_at=now)).rowcount == 0:
+        conn.execute(a.insert().values(**AN_ENTRY, active=True, updated_at=now,
+                                       search_text=search_text(AN_ADMGR, AN_ENTRY["description"])))
 
 
 def upsert(conn: Connection, table, rows: list[dict], set_columns: list[str]) -> None:
@@ -120,4 +140,12 @@ def words(text: str | None) -> list[str]:
 
 def fold_words(text: str) -> str:
     return " ".join(words(text))[:255]
+
+
+def search_text(code: int, description: str | None) -> str:
+    """What the word search looks in: the folded description; AN (10000) is also found as "AN"."""
+    folded = words(description)
+    if code == AN_ADMGR and "an" not in folded:
+        folded.append("an")
+    return " ".join(folded)[:255]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, inspect, select, update
 from sqlalchemy.schema import CreateColumn
 
-from rules.stages import stage_of
+from rules.stages import catalogue_stage
 
 from .errors import DataError
 from .locks import named_lock
@@ -47,10 +47,11 @@ def _network_v2(conn: Connection, prefix: str) -> None:
     add_missing_columns(conn, nt.admgr, ("stage",))
     add_missing_columns(conn, nt.mail_outbox, ("user_id", "purpose"))
     a = nt.admgr
-    unstaged = conn.execute(select(a.c.code, a.c.onderwijsniveau, a.c.description).where(a.c.stage.is_(None))).all()
+    unstaged = conn.execute(select(a.c.code, a.c.onderwijsniveau, a.c.description, a.c.structuuronderdeel)
+                            .where(a.c.stage.is_(None))).all()
     by_stage: dict[str, list[int]] = {}
     for row in unstaged:
-        stage = stage_of(row.onderwijsniveau, row.description)
+        stage = catalogue_stage(row.code, row.onderwijsniveau, row.description, row.structuuronderdeel)
         if stage:
             by_stage.setdefault(stage, []).append(row.code)
     for stage, codes in by_stage.items():

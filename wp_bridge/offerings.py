@@ -27,7 +27,8 @@ class VersionConflict(DataError):
 def _offerings_query(t: SiteTables, nt: NetworkTables, by: str):
     o, a = t.offerings, nt.admgr
     query = (
-        select(o, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, t.schools.c.type.label("school_type"))
+        select(o, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, a.c.stage,
+               t.schools.c.type.label("school_type"))
         .select_from(o.join(t.schools, t.schools.c.id == o.c.school_id).outerjoin(a, a.c.code == o.c.admgr_code))
     )
     if by == "school":
@@ -49,6 +50,7 @@ def _json(row) -> dict:
         "onderwijsvorm": row.onderwijsvorm,
         "graad": row.graad,
         "leerjaar": row.leerjaar,
+        "stage": row.stage,
         "capacity": row.capacity,
         "free_places": row.free_places,
         "enrolled": row.enrolled,
@@ -63,7 +65,7 @@ def _json(row) -> dict:
 def display_key(offering: dict, school_type: str):
     """An offering's place in its school's list (rules.sorting.display_key)."""
     return sorting.display_key(school_type, offering["onderwijsvorm"], offering["graad"], offering["leerjaar"],
-                               offering["name"], offering["admgr_code"])
+                               offering["name"], offering["admgr_code"], offering["stage"])
 
 
 def school_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, year: str,
@@ -158,7 +160,7 @@ def add_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id: in
     exists = conn.execute(select(t.offerings.c.id).where(
         t.offerings.c.school_id == school["id"], t.offerings.c.school_year == year, t.offerings.c.admgr_code == code)).first()
     if exists:
-        raise Conflict("offering_exists", f"school {school['id']} already offers {code} in {year}")
+        raise Conflict("offering_exists", f"{school['name']} biedt administratieve groep {code} al aan in {year}.")
     now = utcnow()
     offering_id = int(conn.execute(t.offerings.insert().values(
         school_id=school["id"], school_year=year, admgr_code=code,
@@ -253,12 +255,13 @@ def public_rows(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -
     codes = {row[1] for row in rows}
     a = nt.admgr
     programmes = {
-        code: {"name": name, "onderwijsvorm": vorm, "graad": graad, "leerjaar": leerjaar}
-        for code, name, vorm, graad, leerjaar in conn.execute(
-            select(a.c.code, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar).where(a.c.code.in_(codes)))
+        code: {"name": name, "onderwijsvorm": vorm, "graad": graad, "leerjaar": leerjaar, "stage": stage}
+        for code, name, vorm, graad, leerjaar, stage in conn.execute(
+            select(a.c.code, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, a.c.stage)
+            .where(a.c.code.in_(codes)))
     } if codes else {}
     if AN_ADMGR in codes and AN_ADMGR not in programmes:
-        programmes[AN_ADMGR] = {"name": AN_NAME, "onderwijsvorm": None, "graad": None, "leerjaar": None}
+        programmes[AN_ADMGR] = {"name": AN_NAME, "onderwijsvorm": None, "graad": None, "leerjaar": None, "stage": None}
     return rows, programmes
 
 

@@ -21,6 +21,7 @@ class AdmgrSchema(Schema):
     graad = fields.Integer(allow_none=True)
     leerjaar = fields.Integer(allow_none=True)
     structuuronderdeel = fields.String(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "kleuter, lager, secundair or null (unknown; AN has none)"})
     begin_date = fields.String(allow_none=True)
     end_date = fields.String(allow_none=True)
     active = fields.Boolean()

@@ -103,7 +103,7 @@ def _snapshot_rows(conn, access, nt, on: dt.date, visible: set[int] | None) -> t
     """(the school years stored that day, the rows the caller may see in display order)."""
     s, a = access.tables.free_places_snapshots, nt.admgr
     stored = conn.execute(
-        select(s, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar).select_from(s.outerjoin(a, a.c.code == s.c.admgr_code))
+        select(s, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, a.c.stage).select_from(s.outerjoin(a, a.c.code == s.c.admgr_code))
         .where(s.c.snapshot_date == on)).all()
     if not stored:
         raise ApiError(404, "snapshot_not_found", f"Er zijn voor deze site geen vrije plaatsen bewaard op {on:%d/%m/%Y}.")
@@ -111,7 +111,7 @@ def _snapshot_rows(conn, access, nt, on: dt.date, visible: set[int] | None) -> t
 
     def key(row):
         offering = {"onderwijsvorm": row.onderwijsvorm, "graad": row.graad, "leerjaar": row.leerjaar,
-                    "name": row.programme, "admgr_code": row.admgr_code}
+                    "name": row.programme, "admgr_code": row.admgr_code, "stage": row.stage}
         return (row.school_name, row.school_id, display_key(offering, types.get(int(row.school_id), "SO")))
 
     rows = []

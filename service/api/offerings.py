@@ -8,14 +8,11 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 
 from rules.ids import is_id
-from rules.offerings import AN_ADMGR, EDITABLE_FIELDS, validate_values
-from rules.rights import rights_type
+from rules.offerings import EDITABLE_FIELDS
 from rules.roles import MANAGERS, Role
 from rules.school_year import resolve_year
-from wp_bridge.catalogue import get_admgr
 from wp_bridge.offerings import (
     add_an,
-    add_offering,
     delete_offering,
     get_offering,
     school_offerings,
@@ -24,6 +21,7 @@ from wp_bridge.offerings import (
 from wp_bridge.schools import list_schools, require_school
 
 from ..errors import ApiError
+from ..offerings import add_programme, require_an_adder, validated_values
 from ..rights import Rights
 from ..runtime import db, runtime
 from . import json_body, responds, with_site, write_transaction, year_param
@@ -57,6 +55,7 @@ class OfferingSchema(OfferingValuesSchema):
     onderwijsvorm = fields.String(allow_none=True)
     graad = fields.Integer(allow_none=True)
     leerjaar = fields.Integer(allow_none=True)
+    stage = fields.String(allow_none=True, metadata={"description": "the catalogue's stage: kleuter, lager, secundair or null"})
     version = fields.Integer()
     editable = fields.List(fields.String(), metadata={"description": "fields the caller may change now"})
 
@@ -109,13 +108,6 @@ def _expected_version(offering: dict) -> int | None:
     raise ApiError(412, "version_mismatch", "If-Match does not name this offering's current version: reload it")
 
 
-def _validated(values: dict) -> dict:
-    clean, errors = validate_values(values)
-    if errors:
-        raise ApiError(422, "validation_failed", "invalid values: " + ", ".join(e["field"] for e in errors), errors=errors)
-    return clean
-
-
 def _offering_year(offering: dict, access) -> str:
     try:
         return resolve_year(offering["school_year"], access.site.current_school_year)[0]
@@ -142,35 +134,26 @@ class Offerings(MethodView):
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": OfferingCreateSchema}}})
     @responds(blp, 201, OfferingSchema)
     def post(self, site_id, school_id, access):
-        """Add a programme (needs ``add_offering``; initial values need their edit permissions)."""
+        """Add a programme (needs ``add_offering``; initial values need their edit permissions). 422
+        ``admgr_inactive`` for a code no longer active, ``admgr_wrong_level`` for a code whose stage does not fit
+        the school; AN (10000) only by operators and LOP experts."""
         body = json_body()
         unknown = sorted(set(body) - {"year", "admgr_code", *EDITABLE_FIELDS})
         code = body.get("admgr_code")
-        errors = [{"field": name, "message": "unknown field"} for name in unknown]
+        errors = [{"field": name, "message": "onbekend veld"} for name in unknown]
         if not is_id(code):
             errors.append({"field": "admgr_code", "message": "verplicht: de code van een administratieve groep (een positief geheel getal)"})
         if not isinstance(body.get("year"), str):
-            errors.append({"field": "year", "message": "required: current, next or a school-year label"})
+            errors.append({"field": "year", "message": "verplicht: current, next of een schooljaar zoals 2026-2027"})
         if errors:
-            raise ApiError(422, "validation_failed", "invalid request: " + ", ".join(e["field"] for e in errors), errors=errors)
+            raise ApiError(422, "validation_failed", "Ongeldige aanvraag: " + ", ".join(e["field"] for e in errors) + ".",
+                           errors=errors)
         year, label = year_param(body["year"], access)
-        rights = _rights(access)
-        school = _visible_school(access, rights, school_id)
-        catalogue = get_admgr(db(), runtime().network_tables, code)
-        if code == AN_ADMGR and school["type"] != "BaO":
-            raise ApiError(422, "validation_failed", "AN (10000) is only for BaO schools",
-                           errors=[{"field": "admgr_code", "message": "AN (10000) is only for BaO schools"}])
-        if catalogue is None and code != AN_ADMGR:
-            raise ApiError(422, "validation_failed", f"administrative group {code} is not in the catalogue",
-                           errors=[{"field": "admgr_code", "message": "not in the administrative-group catalogue"}])
-        type_ = rights_type(school["type"], catalogue.graad if catalogue else None, catalogue.leerjaar if catalogue else None)
         values = {name: body[name] for name in EDITABLE_FIELDS if name in body}
-        rights.require_permission(school_id, year, type_, "add_offering")
-        rights.require_fields(school_id, year, type_, values)
-        clean = _validated(values)
+        rights = _rights(access)
         with write_transaction() as conn:
-            created = add_offering(conn, access.tables, runtime().network_tables, site_id, access.actor(), school,
-                                   label, code, clean)
+            created = add_programme(conn, access.tables, runtime().network_tables, site_id, access.actor(), rights,
+                                    school_id, year, label, code, values)
         return _with_editable(created, rights, year), 201, {"ETag": _etag(created)}
 
 
@@ -203,7 +186,7 @@ class Offering(MethodView):
         offering = get_offering(db(), access.tables, nt, school_id, offering_id)
         year = _offering_year(offering, access)
         rights.require_fields(school_id, year, offering["type"], body)
-        clean = _validated(body)
+        clean = validated_values(body)
         expected = _expected_version(offering)
         with write_transaction() as conn:
             updated = update_offering(conn, access.tables, nt, site_id, access.actor(), offering, clean, expected)
@@ -230,11 +213,12 @@ class AnSchema(Schema):
 
 
 @blp.route("/sites/<int:site_id>/an", methods=["POST"])
-@with_site(*MANAGERS)
+@with_site(*MANAGERS, Role.SCHOOL_ADMIN)
 @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": AnSchema}}})
 @responds(blp, 200)
 def add_anderstalige_nieuwkomers(site_id, access):
-    """Add programme 10000 (AN) to BaO schools that lack it; idempotent."""
+    """Add programme 10000 (AN) to BaO schools that lack it; idempotent. Operators and LOP experts only."""
+    require_an_adder(access.role)
     body = json_body()
     errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"schools", "years"})]
     years_in = body.get("years")
