@@ -71,10 +71,11 @@ def test_primary_offerings_nursery_first_in_the_api_the_table_and_the_exports(cl
     xlsx = client.get("/api/v1/sites/2/exports/free-places?year=current&format=xlsx", user=users.expert2)
     sheet = load_workbook(io.BytesIO(xlsx.get_data()))["Vrije plaatsen"]
     rows = [r for r in sheet.iter_rows(values_only=True)]
-    assert rows[0][3:5] == ("Administratieve groep", "Opleiding")
-    mine = [r for r in rows[1:] if r[0] == ("De Linde" if which == "bao_school" else "De Brug")]
-    assert [r[3] for r in mine] == expected
-    assert [r[4] for r in mine[3:5]] == ["Kleuteronderwijs - 3de kleuterklas", "Lager onderwijs - 1ste leerjaar"]
+    header = next(i for i, r in enumerate(rows) if r[0] == "School")  # below the title rows
+    assert rows[header][4:6] == ("Administratieve groep", "Opleiding")
+    mine = [r for r in rows[header + 1:] if r[0] == ("De Linde" if which == "bao_school" else "De Brug")]
+    assert [r[4] for r in mine] == expected
+    assert [r[5] for r in mine[3:5]] == ["Kleuteronderwijs - 3de kleuterklas", "Lager onderwijs - 1ste leerjaar"]
 
     offerings_csv = client.get("/api/v1/sites/2/exports/offerings?year=current&format=csv", user=users.expert2)
     lines = list(csv.reader(io.StringIO(offerings_csv.get_data().decode("utf-8-sig"), newline=""), delimiter=";"))
@@ -87,11 +88,12 @@ def test_the_snapshot_export_sorts_nursery_first_too(client, rt, world, users):
     remove_offerings(rt, 2, world.bao_school)
     remove_offerings(rt, 2, world.bubao_school)
     add_offerings(rt, 2, world.bao_school, world.current, [1011, 1003, 1001, 1012, 1002])
-    day = "2026-07-01"
-    assert run_now(rt, "free-places-snapshot", site_id=2, trigger="cli", options={"date": day})["status"] == "succeeded"
+    assert run_now(rt, "free-places-snapshot", site_id=2, trigger="cli")["status"] == "succeeded"
+    day = client.get("/api/v1/sites/2/exports/snapshots", user=users.expert2).json["snapshots"][0]["date"]
     response = client.get(f"/api/v1/sites/2/exports/free-places?snapshot={day}&format=csv", user=users.expert2)
     rows = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"), newline=""), delimiter=";"))
-    assert [r[3] for r in rows[1:]] == ["1001", "1002", "1003", "1011", "1012"]
+    assert rows[0][4] == "Administratieve groep"
+    assert [r[4] for r in rows[1:]] == ["1001", "1002", "1003", "1011", "1012"]
 
 
 def test_the_demo_network_nursery_first_and_a_searchable_catalogue(tmp_path, capsys):

@@ -77,7 +77,7 @@ def school_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, school_
 def get_offering(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, offering_id: int) -> dict:
     row = conn.execute(_offerings_query(t, nt, "id"), {"offering_id": offering_id}).first()
     if row is None or int(row.school_id) != school_id:
-        raise NotFound("offering_not_found", f"offering {offering_id} does not exist for school {school_id}")
+        raise NotFound("offering_not_found", f"Opleiding {offering_id} bestaat niet bij school {school_id}.")
     return _json(row)
 
 
@@ -116,13 +116,13 @@ def update_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id:
     version = current["version"] if expected_version is None else expected_version
     if not changed:
         if version != current["version"]:
-            raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+            raise VersionConflict("version_mismatch", "Iemand anders heeft deze opleiding intussen gewijzigd. Laad ze opnieuw.")
         return current
     result = conn.execute(_update_statement(t, tuple(changed)),
                           {"offering_id": current["id"], "expected_version": version, "now": utcnow(),
                            **{f"new_{name}": _stored(name, value) for name, value in changed.items()}})
     if result.rowcount != 1:
-        raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+        raise VersionConflict("version_mismatch", "Iemand anders heeft deze opleiding intussen gewijzigd. Laad ze opnieuw.")
     ref = _ref(current)
     write_audit(conn, t, site_id, actor, [
         Change("offering", "update", current["id"], current["school_id"], name,
@@ -189,7 +189,7 @@ def delete_offering(conn: Connection, t: SiteTables, site_id: int, actor: Actor,
     if expected_version is not None:
         query = query.where(o.c.version == expected_version)
     if conn.execute(query).rowcount != 1:
-        raise VersionConflict("version_mismatch", "the offering was changed by someone else: reload it")
+        raise VersionConflict("version_mismatch", "Iemand anders heeft deze opleiding intussen gewijzigd. Laad ze opnieuw.")
     write_audit(conn, t, site_id, actor, [Change("offering", "delete", current["id"], current["school_id"], old={
         "school_year": current["school_year"], "admgr_code": current["admgr_code"],
         **{name: _audit_value(name, current[name]) for name in EDITABLE_FIELDS}}, offering=_ref(current))])

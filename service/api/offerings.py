@@ -105,15 +105,15 @@ def _expected_version(offering: dict) -> int | None:
     for offering_id, version in _ETAG.findall(header):
         if int(offering_id) == offering["id"]:
             return int(version)
-    raise ApiError(412, "version_mismatch", "If-Match does not name this offering's current version: reload it")
+    raise ApiError(412, "version_mismatch", "Iemand anders heeft deze opleiding intussen gewijzigd. Laad ze opnieuw.")
 
 
 def _offering_year(offering: dict, access) -> str:
     try:
         return resolve_year(offering["school_year"], access.site.current_school_year)[0]
     except ValueError:
-        raise ApiError(409, "offering_not_current", f"offering {offering['id']} belongs to {offering['school_year']}, "
-                                                    "neither the current nor the next school year") from None
+        raise ApiError(409, "offering_not_current", f"Opleiding {offering['id']} hoort bij schooljaar {offering['school_year']}, "
+                                                    "niet bij het lopende of het volgende schooljaar.") from None
 
 
 @blp.route("/sites/<int:site_id>/schools/<int:school_id>/offerings")
@@ -178,8 +178,8 @@ class Offering(MethodView):
         body = json_body()
         unknown = sorted(set(body) - set(EDITABLE_FIELDS))
         if unknown:
-            raise ApiError(422, "validation_failed", "unknown field(s): " + ", ".join(unknown),
-                           errors=[{"field": name, "message": "unknown field"} for name in unknown])
+            raise ApiError(422, "validation_failed", "Onbekend veld: " + ", ".join(unknown) + ".",
+                           errors=[{"field": name, "message": "Onbekend veld."} for name in unknown])
         rights = _rights(access)
         _visible_school(access, rights, school_id)
         nt = runtime().network_tables
@@ -220,7 +220,7 @@ def add_anderstalige_nieuwkomers(site_id, access):
     """Add programme 10000 (AN) to BaO schools that lack it; idempotent. Operators and LOP experts only."""
     require_an_adder(access.role)
     body = json_body()
-    errors = [{"field": name, "message": "unknown field"} for name in sorted(set(body) - {"schools", "years"})]
+    errors = [{"field": name, "message": "Onbekend veld."} for name in sorted(set(body) - {"schools", "years"})]
     years_in = body.get("years")
     if not isinstance(years_in, list) or not years_in or not all(y in ("current", "next") for y in years_in):
         errors.append({"field": "years", "message": 'a non-empty list of "current" and/or "next"'})

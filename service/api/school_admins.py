@@ -107,9 +107,9 @@ def add(site_id, school_id, access):
     body = json_body()
     unknown = sorted(set(body) - {"email"})
     if unknown or not isinstance(body.get("email"), str):
-        raise ApiError(422, "validation_failed", "the body is {\"email\": \"…\"}",
-                       errors=[{"field": f, "message": "unknown field"} for f in unknown]
-                       + ([] if isinstance(body.get("email"), str) else [{"field": "email", "message": "required"}]))
+        raise ApiError(422, "validation_failed", "Stuur {\"email\": \"…\"}.",
+                       errors=[{"field": f, "message": "Onbekend veld."} for f in unknown]
+                       + ([] if isinstance(body.get("email"), str) else [{"field": "email", "message": "Verplicht: een e-mailadres."}]))
     try:
         email = normalise_email(body["email"])
     except ValueError as exc:
@@ -269,8 +269,8 @@ def _refuse(message: str, column: str | None = None):
 def _read_upload() -> bytes:
     upload = request.files.get("file")
     if upload is None:
-        raise ApiError(422, "validation_failed", "file: upload the filled-in template as multipart field 'file'",
-                       errors=[{"field": "file", "message": "required"}])
+        raise ApiError(422, "validation_failed", "file: laad het ingevulde sjabloon op als multipart-veld 'file'.",
+                       errors=[{"field": "file", "message": "Verplicht: het ingevulde sjabloon."}])
     data = upload.read(MAX_IMPORT_BYTES + 1)
     if len(data) > MAX_IMPORT_BYTES:
         _refuse("het bestand is groter dan 5 MB")
