@@ -98,7 +98,9 @@ def test_csv_export_is_excel_ready_and_escaped(client, rt, users, school):
     response = client.get(f"/api/v1/sites/{SITE}/log/export?format=csv", user=users.expert2)
     assert response.status_code == 200
     assert response.headers["Content-Type"].startswith("text/csv")
-    assert f'filename="logbestand-site{SITE}-' in response.headers["Content-Disposition"]
+    # the site's name in the file name (slug), not its number
+    assert re.search(r'filename="logbestand-[a-z0-9-]+-\d{4}-\d{2}-\d{2}\.csv"', response.headers["Content-Disposition"])
+    assert f"site{SITE}" not in response.headers["Content-Disposition"]
     raw = response.get_data()
     assert raw.startswith("\ufeff".encode()) and b"\r\n" in raw
     rows = list(csv.reader(io.StringIO(raw.decode("utf-8-sig"), newline=""), delimiter=";"))
@@ -111,15 +113,17 @@ def test_csv_export_is_excel_ready_and_escaped(client, rt, users, school):
 def test_xlsx_export_and_a_new_sheet_when_one_is_full(client, rt, users, school, monkeypatch):
     import service.exports
 
-    monkeypatch.setattr(service.exports, "EXCEL_MAX_ROWS", 4)  # header + 3 rows a sheet
+    monkeypatch.setattr(service.exports, "EXCEL_MAX_ROWS", 6)  # 2 title rows + header + 3 rows a sheet
     insert_log(rt, 6, school_id=school, new="-1")
     response = client.get(f"/api/v1/sites/{SITE}/log/export?format=xlsx", user=users.operator)
     assert response.headers["Content-Type"].startswith("application/vnd.openxmlformats")
     workbook = load_workbook(io.BytesIO(response.get_data()))
     assert workbook.sheetnames == ["Logbestand", "Logbestand (2)", "Logbestand (3)"]
     first = workbook["Logbestand"]
-    assert first.freeze_panes == "A2" and first["A1"].value == "Tijdstip" and first["A1"].font.bold
-    values = [row for sheet in workbook for row in sheet.iter_rows(min_row=2, values_only=True)]
+    assert first["A1"].value.endswith(" – Logbestand") and first["A2"].value.startswith("Stand op ")
+    assert first.freeze_panes == "A4" and first["A3"].value == "Tijdstip" and first["A3"].font.bold
+    assert workbook["Logbestand (2)"]["A1"].value == first["A1"].value  # every sheet says what it is
+    values = [row for sheet in workbook for row in sheet.iter_rows(min_row=4, values_only=True)]
     assert len(values) == 7
     assert values[0][14] == "-1"  # a string cell: the text exactly, never a formula
 
@@ -139,9 +143,9 @@ def test_xlsx_parts_are_well_formed(client, rt, users, school):
     assert {"[Content_Types].xml", "_rels/.rels", "xl/workbook.xml", "xl/styles.xml", "xl/worksheets/sheet1.xml"} <= set(names)
     assert "/xl/worksheets/sheet1.xml" in types
     sheet = load_workbook(io.BytesIO(data))["Logbestand"]
-    values = [row[14] for row in sheet.iter_rows(min_row=2, values_only=True)]
+    values = [row[14] for row in sheet.iter_rows(min_row=4, values_only=True)]
     assert values[0] == "tekst met <tags> &  een belletje"  # the control character is dropped
-    assert isinstance(sheet["A2"].value, dt.datetime)
+    assert isinstance(sheet["A4"].value, dt.datetime)
 
 
 def _log_row(n: int, utc_text: str) -> tuple:

@@ -148,11 +148,12 @@ def test_the_downloads_read_as_dutch(client, world, users, rt):
     assert not any(cell.startswith(("{", "[")) for row in body for cell in row)
 
     sheet = load_workbook(io.BytesIO(_export(client, users.expert3, "xlsx")))["Logbestand"]
-    values = list(sheet.iter_rows(values_only=True))
+    assert sheet["A1"].value == "LOP Test SO – Logbestand"  # the title rows name the LOP site
+    values = list(sheet.iter_rows(min_row=3, values_only=True))
     assert list(values[0]) == HEADINGS
     assert [list(v[1:]) for v in values[1:]] == [[c or None for c in r[1:8]] + [int(r[8]) if r[8] else None]
                                                   + [c or None for c in r[9:]] for r in body]
-    assert isinstance(values[1][0], dt.datetime) and sheet["A2"].number_format == "dd/mm/yyyy hh:mm:ss"
+    assert isinstance(values[1][0], dt.datetime) and sheet["A4"].number_format == "dd/mm/yyyy hh:mm:ss"
     assert values[1][0].strftime("%d/%m/%Y %H:%M:%S") == body[0][0]
 
 

@@ -13,6 +13,7 @@ from wp_bridge.audit_read import LogFilter, NameBook, page, stream
 
 from ..errors import ApiError
 from ..exports import Column, download
+from ..spreadsheets import export_file_name, site_display_name
 from ..runtime import close_db, db, runtime
 from . import decode_cursor, encode_cursor, id_field, responds, with_site
 
@@ -171,6 +172,8 @@ def log_export(query, site_id, access):
     close_db()  # end the request's transaction now: the stream reads on its own connection (SQLite: one writer)
     book = NameBook(rt.engine, access.tables, rt.network.core)
     rows = stream(rt.engine, access.tables, rt.network.core, _filter(query), names=book)
-    filename = f"logbestand-site{site_id}-{rt.today().isoformat()}"
-    return download(filename, query["format"], "Logbestand", LOG_COLUMNS,
-                    log_rows(rows, rt.config.tz, book.people, book.schools, datetimes=query["format"] == "xlsx"))
+    now = dt.datetime.now(rt.config.tz)
+    titles = [f"{site_display_name(access.site)} – Logbestand", f"Stand op {now:%d/%m/%Y %H:%M}"]
+    return download(export_file_name("logbestand", access.site, now.date().isoformat()), query["format"], "Logbestand",
+                    LOG_COLUMNS, log_rows(rows, rt.config.tz, book.people, book.schools, datetimes=query["format"] == "xlsx"),
+                    title_rows=titles)
