@@ -33,19 +33,20 @@ def _run_instant(ctx, on: dt.date) -> dt.datetime:
 
 
 def snapshot_day(ctx) -> tuple[dt.date, str]:
-    """(date, kind) of the snapshot a run takes. A scheduled run is the 1 July snapshot: dated on its scheduled
-    occurrence (``scheduled_for``, set by the scheduler), also when it runs late within its misfire grace. A
-    run by hand carries the day it is taken; ``--date`` only in a dry run."""
+    """(date, kind) of the snapshot a run takes. A scheduled run is dated on its scheduled occurrence
+    (``scheduled_for``, set by the scheduler), also when it runs late within its misfire grace: the seed's 1 July
+    snapshot (another scheduled day is ``manual``). A run by hand carries the day it is taken; ``--date`` only in
+    a dry run."""
     today = ctx.runtime.today()
     if ctx.trigger == "schedule":
         scheduled = ctx.options.get(SCHEDULED_FOR)
         on = dt.datetime.fromisoformat(scheduled).astimezone(ctx.config.tz).date() if scheduled else _run_date(ctx)
-        kind = "1_july"
+        kind = "1_july" if (on.month, on.day) == (7, 1) else "manual"  # an operator may have moved the schedule
     else:
         on, kind = _run_date(ctx), "manual"
     if on > today:
         raise JobRefused(f"a snapshot of {on} cannot be taken: that day is still to come")
-    if kind == "manual" and on != today and not ctx.dry_run:
+    if ctx.trigger != "schedule" and on != today and not ctx.dry_run:
         raise JobRefused(f"een momentopname draagt de datum van de dag waarop ze genomen wordt ({today:%d/%m/%Y}): "
                          "--date kan enkel bij een proefrun (--dry-run)")
     return on, kind

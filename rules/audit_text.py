@@ -10,6 +10,7 @@ from typing import Any
 
 from .rights import PERIODS, RIGHTS_TYPES
 from .schools import format_instellingsnummer
+from .wording import moment
 
 ACTIONS = {
     "create": "toegevoegd",
@@ -115,11 +116,6 @@ def word(table: dict[str, str], code: str | None) -> str | None:
     return table.get(code, code)
 
 
-def local_text(instant: dt.datetime, tz) -> str:
-    """An aware instant as people read it: 20/12/2026 09:00 in ``tz``."""
-    return instant.astimezone(tz).strftime("%d/%m/%Y %H:%M")
-
-
 def readable(field: str | None, text: str | None, tz) -> str | None:
     """A stored old or new value (``wp_bridge.audit.as_text``) as Dutch text. ``field`` says what it is: values
     of a named field are shown as typed (a suffix ``[1]`` stays ``[1]``) except where the field holds structured
@@ -134,7 +130,7 @@ def readable(field: str | None, text: str | None, tz) -> str | None:
         return _value(field, value, tz)
     if field.startswith("free_registration_start."):
         try:
-            return local_text(dt.datetime.fromisoformat(text), tz)
+            return moment(dt.datetime.fromisoformat(text), tz)
         except ValueError:
             return text
     if field in _BOOLEAN_FIELDS:

@@ -32,14 +32,12 @@ class Rights:
 
     @classmethod
     def load(cls, conn: Connection, site: WpSite, tables: SiteTables, role: Role | None, user_id: int,
-             now: dt.datetime | None = None) -> Rights:
+             now: dt.datetime | None = None, tz: ZoneInfo = BRUSSELS) -> Rights:
         """The settings come with ``site`` (read in the request's transaction); only a school admin's
-        linked schools take a query."""
+        linked schools take a query. ``tz`` words the moments in refusals (the site's LOP_TIMEZONE)."""
         settings = site_rights_settings(site)
-        from .runtime import runtime  # the service's runtime; this module is also imported outside requests
-
         linked = frozenset(linked_school_ids(conn, tables, user_id)) if role is Role.SCHOOL_ADMIN else frozenset()
-        return cls(role, user_id, settings, linked, now or dt.datetime.now(dt.timezone.utc), runtime().config.tz)
+        return cls(role, user_id, settings, linked, now or dt.datetime.now(dt.timezone.utc), tz)
 
     def can_see(self, school_id: int) -> bool:
         return self.role in MANAGERS or school_id in self.linked

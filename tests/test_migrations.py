@@ -102,7 +102,9 @@ def test_version_1_schema_gains_the_version_2_columns_and_stages(fresh):
     assert schema_of(fresh) == fresh_schema
     with fresh.connect() as conn:
         stages = dict(conn.execute(select(nt.admgr.c.code, nt.admgr.c.stage)).all())
+        an_words = conn.execute(select(nt.admgr.c.search_text).where(nt.admgr.c.code == 10000)).scalar_one().split()
     assert stages == {1001: "kleuter", 1011: "lager", 2001: "secundair", 9001: None, 10000: None}  # AN: no stage
+    assert {"an", "anderstalige", "nieuwkomers"} <= set(an_words)  # AN found as "AN" after the upgrade too
 
 
 def test_enable_sets_the_school_year_and_disable_keeps_data(fresh):

@@ -316,6 +316,20 @@ def test_a_scheduled_snapshot_is_dated_on_its_occurrence(rt, users, world):
     assert run["stats"] == {"rows": 4, "date": occurrence.date().isoformat(), "school_year": "2026-2027", "kind": "1_july"}
 
 
+def test_a_snapshot_scheduled_on_another_day_is_not_called_1_july(rt, users, world):
+    """An operator may move the schedule: the snapshot keeps its scheduled day but is not the seed's 1 July one."""
+    from jobs.runner import create_run, execute_run
+
+    occurrence = dt.datetime.combine(rt.today() - dt.timedelta(days=1), dt.time(0, 5), BRUSSELS)
+    if (occurrence.month, occurrence.day) == (7, 1):
+        occurrence -= dt.timedelta(days=1)
+    run_id = create_run(rt, "free-places-snapshot", site_id=SITE, trigger="schedule",
+                        options={"scheduled_for": occurrence.isoformat()})
+    run = execute_run(rt, run_id)
+    assert run["status"] == "succeeded", (run.get("error"), run.get("summary"))
+    assert (run["stats"]["date"], run["stats"]["kind"]) == (occurrence.date().isoformat(), "manual")
+
+
 def test_stale_references_report(rt, users, world, client):
     posts = core_site_tables(rt.network.prefix(SITE)).posts
     base = {"post_content_filtered": "", "post_excerpt": "", "to_ping": "", "pinged": "", "post_type": "page"}

@@ -111,10 +111,10 @@ def ensure_an(conn: Connection, nt: NetworkTables) -> None:
     values, if stored, stay)."""
     a = nt.admgr
     now = utcnow()
-    if conn.execute(update(a).where(a.c.code == AN_ADMGR).values(active=True, inactive_since=None,
-                                                                  updated_at=now)).rowcount == 0:
-        conn.execute(a.insert().values(**AN_ENTRY, active=True, updated_at=now,
-                                       search_text=search_text(AN_ADMGR, AN_ENTRY["description"])))
+    searchable = search_text(AN_ADMGR, AN_ENTRY["description"])  # "an", "anderstalige", "nieuwkomers"
+    if conn.execute(update(a).where(a.c.code == AN_ADMGR).values(active=True, inactive_since=None, updated_at=now,
+                                                                  search_text=searchable)).rowcount == 0:
+        conn.execute(a.insert().values(**AN_ENTRY, active=True, updated_at=now, search_text=searchable))
 
 
 def upsert(conn: Connection, table, rows: list[dict], set_columns: list[str]) -> None:

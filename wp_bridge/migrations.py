@@ -14,8 +14,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Connection, Engine, inspect, select, update
 from sqlalchemy.schema import CreateColumn
 
+from rules.offerings import AN_ADMGR
 from rules.stages import catalogue_stage
 
+from .catalogue import AN_ENTRY, search_text
 from .errors import DataError
 from .locks import named_lock
 from .options import get_option, set_option
@@ -57,6 +59,8 @@ def _network_v2(conn: Connection, prefix: str) -> None:
     for stage, codes in by_stage.items():
         for start in range(0, len(codes), 1000):
             conn.execute(update(a).where(a.c.code.in_(codes[start:start + 1000])).values(stage=stage))
+    # AN (10000) is found as "AN" too: a row stored before v2 gets the search text the sync now gives it.
+    conn.execute(update(a).where(a.c.code == AN_ADMGR).values(search_text=search_text(AN_ADMGR, AN_ENTRY["description"])))
 
 
 def _site_v2(conn: Connection, prefix: str) -> None:

@@ -8,7 +8,7 @@ from collections import defaultdict
 from sqlalchemy import Connection, and_, delete, func, or_, select
 
 from rules.ov import OvOffering, codes_needing_confirmation, compare_school, enrich, ov_codes_for
-from rules.stages import SECUNDAIR, stage_of
+from rules.stages import SECUNDAIR, catalogue_stage
 
 from .audit import Change, offering_ref, write_audit
 from .catalogue import fold_words, upsert
@@ -103,7 +103,8 @@ def catalogue_info(conn: Connection, nt: NetworkTables, codes: set[int] | None =
     return {row.code: {"description": row.description, "graad": row.graad, "leerjaar": row.leerjaar,
                        "onderwijsvorm": row.onderwijsvorm, "finaliteit": row.finaliteit, "domein": row.domein,
                        "structuuronderdeel": row.structuuronderdeel,
-                       "stage": row.stage or stage_of(row.onderwijsniveau, row.description)}
+                       "stage": row.stage or catalogue_stage(row.code, row.onderwijsniveau, row.description,
+                                                                  row.structuuronderdeel)}
             for row in conn.execute(query)}
 
 
@@ -171,7 +172,7 @@ class OfferingHasNumbers(Conflict):
     def __init__(self, codes: list[int]):
         super().__init__("offering_has_numbers",
                          "Deze opleidingen hebben nog een capaciteit, vrije plaatsen of zittende leerlingen: "
-                         f"{', '.join(map(str, codes))}. Bevestig het verwijderen met confirm_numbers.")
+                         f"{', '.join(map(str, codes))}. Bevestig dat je ze met hun cijfers wilt verwijderen.")
         self.codes = codes
 
 

@@ -71,6 +71,11 @@ def id_field(*, minimum: int = 1, **kwargs) -> fields.Integer:
                           error_messages={"invalid": "een geheel getal"}, **kwargs)
 
 
+def utc_text(value) -> str | None:
+    """A stored UTC time (naive) as the API writes times: ISO 8601 with ``Z``."""
+    return value.isoformat() + "Z" if value else None
+
+
 def decode_cursor(cursor: str | None) -> int | None:
     """The id a list continues before, from the ``cursor`` query parameter (a ``next_cursor`` this API gave);
     422 naming ``cursor`` otherwise."""

@@ -149,7 +149,7 @@ def start_run(job):
     dry_run = body.pop("dry_run", False)
     errors = []
     if not isinstance(dry_run, bool):
-        errors.append({"field": "dry_run", "message": "true or false"})
+        errors.append({"field": "dry_run", "message": "true of false."})
     if spec.site_scoped:
         if not is_id(site_id):
             errors.append({"field": "site", "message": f"{job} loopt per site: geef het id van de site"})

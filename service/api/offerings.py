@@ -77,7 +77,8 @@ class YearQuerySchema(Schema):
 
 
 def _rights(access) -> Rights:
-    return Rights.load(db(), access.site, access.tables, access.role, access.user.id if access.user else 0)
+    return Rights.load(db(), access.site, access.tables, access.role, access.user.id if access.user else 0,
+                       tz=runtime().config.tz)
 
 
 def _visible_school(access, rights: Rights, school_id: int) -> dict:
@@ -223,7 +224,7 @@ def add_anderstalige_nieuwkomers(site_id, access):
     errors = [{"field": name, "message": "Onbekend veld."} for name in sorted(set(body) - {"schools", "years"})]
     years_in = body.get("years")
     if not isinstance(years_in, list) or not years_in or not all(y in ("current", "next") for y in years_in):
-        errors.append({"field": "years", "message": 'a non-empty list of "current" and/or "next"'})
+        errors.append({"field": "years", "message": 'Verplicht: een niet-lege lijst met "current" en/of "next".'})
     schools_in = body.get("schools")
     all_schools = list_schools(db(), access.tables)
     by_id = {s["id"]: s for s in all_schools}

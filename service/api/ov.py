@@ -30,7 +30,7 @@ from wp_bridge.schools import list_schools
 from ..errors import ApiError
 from ..runtime import db, runtime
 from ..spreadsheets import append_row
-from . import id_field, json_body, responds, with_site, write_transaction, year_param
+from . import id_field, json_body, responds, utc_text, with_site, write_transaction, year_param
 
 blp = Blueprint("ov", __name__, url_prefix="/api/v1",
                 description="Onderwijs Vlaanderen's offering next to the site's (green: only OV; red: only the site)")
@@ -58,16 +58,13 @@ class ExportQuery(Schema):
     year = fields.String(load_default="current")
 
 
-def _iso(value: dt.datetime | None) -> str | None:
-    return value.isoformat() + "Z" if value else None
-
 
 def _last_sync(conn, nt) -> dict | None:
     """The newest finished ov-sync run: its outcome, when, and its summary (the error when it failed)."""
     run = last_finished_run(conn, nt, "ov-sync")
     if run is None:
         return None
-    return {"status": run.status, "finished_at": _iso(run.finished_at),
+    return {"status": run.status, "finished_at": utc_text(run.finished_at),
             "summary": run.summary if run.status == "succeeded" else (run.error or run.summary)}
 
 
@@ -78,7 +75,7 @@ def _comparison(access, year_value: str, school_id: int | None = None, only_diff
     conn, nt, config = db(), runtime().network_tables, runtime().config
     _kind, label = year_param(year_value, access)
     taken = snapshot_time(conn, nt)
-    result = {"snapshot_at": _iso(taken), "school_year": label, "state": "ok", "message": None,
+    result = {"snapshot_at": utc_text(taken), "school_year": label, "state": "ok", "message": None,
               "ov_configured": bool(config.ov_api_url and config.ov_api_key), "last_sync": _last_sync(conn, nt)}
     schooljaar = ov_schooljaar(label)
     schools, site_codes = school_inputs(conn, access.tables, label, school_id)

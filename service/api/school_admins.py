@@ -30,7 +30,7 @@ from ..errors import ApiError
 from ..mails import welcome_mail
 from ..runtime import db, runtime
 from ..spreadsheets import append_row
-from . import decode_cursor, encode_cursor, json_body, responds, with_site, write_transaction
+from . import decode_cursor, encode_cursor, json_body, responds, utc_text, with_site, write_transaction
 
 blp = Blueprint("school_admins", __name__, url_prefix="/api/v1", description="School admins and their accounts")
 
@@ -155,17 +155,14 @@ class OutboxQuery(Schema):
     cursor = fields.String(load_default=None, metadata={"description": "next_cursor of the previous page"})
 
 
-def _iso(value) -> str | None:
-    return value.isoformat() + "Z" if value else None
-
 
 def mail_json(row) -> dict:
     """One outbox row as both outbox lists show it: never the body (it holds the set-password key)."""
     return {"id": int(row.id), "site": row.site_id, "user_id": None if row.user_id is None else int(row.user_id),
             "purpose": row.purpose, "to": row.to_address, "subject": row.subject, "status": row.status,
             "status_text": INVITATION_STATUS_TEXT[row.status] if row.purpose == INVITATION else None,
-            "attempts": row.attempts, "next_attempt_at": _iso(row.next_attempt_at), "last_error": row.last_error,
-            "created_at": _iso(row.created_at), "sent_at": _iso(row.sent_at)}
+            "attempts": row.attempts, "next_attempt_at": utc_text(row.next_attempt_at), "last_error": row.last_error,
+            "created_at": utc_text(row.created_at), "sent_at": utc_text(row.sent_at)}
 
 
 def _mail_page(query, site_id: int | None) -> dict:

@@ -113,7 +113,7 @@ def rights(query, site_id, access):
                            errors=[{"field": "as_user", "message": "Deze gebruiker bestaat niet."}])
         user, role = previewed.user, previewed.role(runtime().config.role_slugs)
     school = require_school(conn, access.tables, query["school"])
-    rights_ = Rights.load(conn, access.site, access.tables, role, user.id, query["at"])
+    rights_ = Rights.load(conn, access.site, access.tables, role, user.id, query["at"], runtime().config.tz)
     if role not in MANAGERS and not rights_.can_see(school["id"]):
         raise ApiError(403, "forbidden", "Deze gebruiker is geen beheerder van deze school.")
     types = {}
