@@ -34,18 +34,24 @@ def write_title_and_header(sheet, titles: list[str], headings: list[str], widths
         sheet.cell(sheet.max_row, 1).font = Font(bold=True, size=13)
     append_row(sheet, headings)
     header = sheet.max_row
+    style_header(sheet, header)
+    for index, width in enumerate(widths or [], start=1):
+        sheet.column_dimensions[get_column_letter(index)].width = width
+    return header
+
+
+def style_header(sheet, header: int) -> None:
+    """Row ``header`` as the column headings: bold on a fill, kept in view and printed on every page (landscape,
+    one page wide) with everything above it."""
     fill, border = PatternFill("solid", fgColor=HEADER_FILL), Border(bottom=Side(style="thin"))
     for cell in sheet[header]:
         cell.font, cell.fill, cell.border = Font(bold=True), fill, border
         cell.alignment = Alignment(wrap_text=True, vertical="top")
-    for index, width in enumerate(widths or [], start=1):
-        sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = f"A{header + 1}"
     sheet.print_title_rows = f"1:{header}"
     sheet.page_setup.orientation = "landscape"
     sheet.page_setup.fitToWidth, sheet.page_setup.fitToHeight = 1, 0
     sheet.sheet_properties.pageSetUpPr.fitToPage = True
-    return header
 
 
 def add_filter(sheet, header: int) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import io
 import json
+import re
 from dataclasses import replace
 
 import pytest
@@ -16,6 +17,7 @@ from sqlalchemy import select, update
 from jobs.ov_client import CATALOGUE_PATH, OFFERING_PATH
 from jobs.runner import run_now
 from rules.ov import ov_school_year_label
+from rules.spreadsheet import slug
 from service import create_app
 from service.runtime import Runtime
 from tests.conftest import SignedClient
@@ -213,7 +215,7 @@ def test_comparison_api_green_red_and_not_covered(ov_rt, client, users, world):
     assert data["school_year"] == world["current"] and data["snapshot_at"].endswith("Z")
     assert (data["state"], data["message"], data["ov_configured"]) == ("ok", None, False)  # this app has no OV settings
     assert data["last_sync"]["status"] == "succeeded" and data["last_sync"]["finished_at"].endswith("Z")
-    assert data["last_sync"]["summary"].startswith("6 records in 1 pages")
+    assert re.fullmatch(r"Gegevens van Onderwijs Vlaanderen opgehaald op \d\d/\d\d/\d{4} \d\d:\d\d\.", data["last_sync"]["summary"])
     schools = {s["name"]: s for s in data["schools"]}
     assert schools["De Linde"]["covered"] is False and schools["De Linde"]["rows"] == []
     sint_jan = schools["Sint-Jan"]
@@ -254,7 +256,9 @@ def test_without_a_snapshot_nothing_looks_fine(rt, client, users, world):
     assert (unknown.status_code, unknown.json["code"]) == (404, "school_not_found")
     failed = run_now(rt, "ov-sync", site_id=None, trigger="cli")  # LOP_OV_API_URL not set
     last = client.get(base, user=users.expert3).json["last_sync"]
-    assert last == {"status": "failed", "finished_at": failed["finished_at"], "summary": "LOP_OV_API_URL is not set"}
+    assert (last["status"], last["finished_at"]) == ("failed", failed["finished_at"])
+    assert last["summary"].startswith("De synchronisatie met Onderwijs Vlaanderen van ")  # Dutch, and no other site's data
+    assert "mislukt; de vorige gegevens blijven gelden" in last["summary"] and "LOP_OV" not in last["summary"]
     run_now(rt, "ov-sync", site_id=None, trigger="cli", dry_run=True)  # a dry run is not the last sync
     assert client.get(base, user=users.expert3).json["last_sync"] == last
 
@@ -303,7 +307,7 @@ def test_apply_adds_green_removes_red_and_refuses_anything_else(ov_rt, rt, clien
     unconfirmed = client.post(path, user=users.expert3, json={"year": "current", "add": [56201], "remove": [57000, 12345]})
     assert (unconfirmed.status_code, unconfirmed.json["code"]) == (409, "offering_has_numbers")
     assert [e["message"].split()[0] for e in unconfirmed.json["errors"]] == ["57000"]
-    assert "57000" in unconfirmed.json["detail"] and "confirm_numbers" in unconfirmed.json["detail"]
+    assert "57000" in unconfirmed.json["detail"] and "met hun cijfers" in unconfirmed.json["detail"]
     assert offerings() == before  # nothing written, not even the addition
     done = client.post(path, user=users.expert3, json={"year": "current", "add": [56201, 58888], "remove": [57000, 12345],
                                                        "confirm_numbers": True})
@@ -333,6 +337,9 @@ def test_the_green_red_workbook(ov_rt, rt, client, users, world):
         conn.execute(update(network_tables("wp_").ov_offerings).values(fetched_at=dt.datetime(2026, 12, 20, 8, 0)))
     response = client.get(f"/api/v1/sites/{SITE}/ov-comparison/export.xlsx", user=users.expert3)
     assert response.status_code == 200
+    site_name = next(s["name"] for s in client.get("/api/v1/sites", user=users.expert3).json["sites"] if s["id"] == SITE)
+    assert re.fullmatch(rf'attachment; filename="ov-vergelijking-{slug(site_name)}-{world["current"]}\.xlsx"',
+                        response.headers["Content-Disposition"])  # the site's name, not its number
     workbook = load_workbook(io.BytesIO(response.get_data()))
     assert workbook.sheetnames[0] == "Overzicht"  # then the schools in the summary's order
     assert set(workbook.sheetnames) == {"Overzicht", "Sint-Jan", "sint-jan (2)", "St-Vincentiuscollege Dendermon…",
@@ -342,7 +349,7 @@ def test_the_green_red_workbook(ov_rt, rt, client, users, world):
     assert tabs == workbook.sheetnames[1:]
     current = world["current"]
     summary = list(workbook["Overzicht"].iter_rows(values_only=True))
-    assert summary[0][0] == f"Vergelijking met Onderwijs Vlaanderen, schooljaar {current}"
+    assert summary[0][0] == f"{site_name} – Vergelijking met Onderwijs Vlaanderen, schooljaar {current}"
     assert summary[1][0] == "Gegevens van Onderwijs Vlaanderen van 20/12/2026 09:00"
     assert summary[2][:2] == ("Groen", "staat bij Onderwijs Vlaanderen, ontbreekt op de LOP-website")
     assert summary[3][:2] == ("Rood", "staat op de LOP-website, niet bij Onderwijs Vlaanderen")
@@ -352,15 +359,18 @@ def test_the_green_red_workbook(ov_rt, rt, client, users, world):
                           "Enkel bij Onderwijs Vlaanderen (groen)", "Enkel op de LOP-website (rood)",
                           "Rood, bestaat volgens Onderwijs Vlaanderen niet meer")
     assert "Gedekt door OV" not in str(summary)
+    header = workbook["Overzicht"]["A6"]
+    assert header.font.bold and header.fill.fill_type == "solid" and workbook["Overzicht"].freeze_panes == "A7"
+    assert workbook["Overzicht"].auto_filter.ref.startswith("A6:")
     assert summary[6][:4] == ("De Linde", "002001", None, "nee: basisonderwijs, niet in de gegevens van Onderwijs Vlaanderen")
     assert summary[7] == ("Sint-Jan", "001001", "Sint-Jan", "ja", 1, 2, 3, 2)
     sheet = workbook["Sint-Jan"]
-    assert sheet["A1"].value == f"Sint-Jan: vergelijking met Onderwijs Vlaanderen, schooljaar {current}"
+    assert sheet["A1"].value == f"{site_name} – Sint-Jan: vergelijking met Onderwijs Vlaanderen, schooljaar {current}"
     assert sheet["A2"].value == "Gegevens van Onderwijs Vlaanderen van 20/12/2026 09:00"
     assert (sheet["B3"].value, sheet["B4"].value) == (summary[2][1], summary[3][1])
     assert [c.value for c in sheet[6]][:4] == ["Onderwijs Vlaanderen", None, None, "LOP-website"]
     assert [c.value for c in sheet[7]] == ["Code", "Opleiding", None, "Code", "Opleiding", "Opmerking"]
-    assert sheet.freeze_panes == "A8"
+    assert sheet.freeze_panes == "A8" and sheet.auto_filter.ref.startswith("A7:") and sheet["A7"].fill.fill_type == "solid"
     rows = {row[0].value or row[3].value: row for row in sheet.iter_rows(min_row=8)}
     assert rows[56201][0].fill.start_color.rgb.endswith("C6EFCE")  # only OV: green, left
     assert rows[57000][3].fill.start_color.rgb.endswith("FFC7CE")  # only the site: red, right

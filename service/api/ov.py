@@ -13,6 +13,7 @@ from rules.ov import ov_schooljaar
 from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
 from rules.spreadsheet import sheet_name
+from rules.wording import moment
 from wp_bridge.job_runs import last_finished_run
 from wp_bridge.ov import (
     OfferingHasNumbers,
@@ -29,7 +30,7 @@ from wp_bridge.schools import list_schools
 
 from ..errors import ApiError
 from ..runtime import db, runtime
-from ..spreadsheets import append_row
+from ..spreadsheets import add_filter, append_row, export_file_name, site_display_name, style_header
 from . import id_field, json_body, responds, utc_text, with_site, write_transaction, year_param
 
 blp = Blueprint("ov", __name__, url_prefix="/api/v1",
@@ -59,13 +60,18 @@ class ExportQuery(Schema):
 
 
 
-def _last_sync(conn, nt) -> dict | None:
-    """The newest finished ov-sync run: its outcome, when, and its summary (the error when it failed)."""
+def _last_sync(conn, nt, tz) -> dict | None:
+    """The newest finished ov-sync run: its outcome, when, and a Dutch summary for the LOP expert. The run's
+    own summary and error are network-wide operator texts (every site's counts, the cause): operators read
+    them under the jobs."""
     run = last_finished_run(conn, nt, "ov-sync")
     if run is None:
         return None
-    return {"status": run.status, "finished_at": utc_text(run.finished_at),
-            "summary": run.summary if run.status == "succeeded" else (run.error or run.summary)}
+    when = moment(run.finished_at.replace(tzinfo=dt.UTC), tz)
+    summary = (f"Gegevens van Onderwijs Vlaanderen opgehaald op {when}." if run.status == "succeeded" else
+               f"De synchronisatie met Onderwijs Vlaanderen van {when} is mislukt; de vorige gegevens blijven gelden. "
+               "De technische beheerder ziet de oorzaak bij de synchronisaties.")
+    return {"status": run.status, "finished_at": utc_text(run.finished_at), "summary": summary}
 
 
 def _comparison(access, year_value: str, school_id: int | None = None, only_differences: bool = False) -> dict:
@@ -76,7 +82,7 @@ def _comparison(access, year_value: str, school_id: int | None = None, only_diff
     _kind, label = year_param(year_value, access)
     taken = snapshot_time(conn, nt)
     result = {"snapshot_at": utc_text(taken), "school_year": label, "state": "ok", "message": None,
-              "ov_configured": bool(config.ov_api_url and config.ov_api_key), "last_sync": _last_sync(conn, nt)}
+              "ov_configured": bool(config.ov_api_url and config.ov_api_key), "last_sync": _last_sync(conn, nt, config.tz)}
     schooljaar = ov_schooljaar(label)
     schools, site_codes = school_inputs(conn, access.tables, label, school_id)
     if school_id is not None and not schools:
@@ -129,14 +135,14 @@ def export(query, site_id, access):
     data = _comparison(access, query["year"])
     _require_data(data)
     numbers = {s["id"]: s for s in list_schools(db(), access.tables)}
-    body = comparison_workbook(data, numbers, runtime().config.tz)
+    body = comparison_workbook(data, numbers, runtime().config.tz, site_display_name(access.site))
     response = Response(body, mimetype="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet")
-    response.headers["Content-Disposition"] = (f'attachment; filename="ov-vergelijking-site{site_id}-'
-                                               f'{data["school_year"]}.xlsx"')
+    name = export_file_name("ov-vergelijking", access.site, data["school_year"])
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     return response
 
 
-def comparison_workbook(data: dict, schools_by_id: dict[int, dict], tz) -> bytes:
+def comparison_workbook(data: dict, schools_by_id: dict[int, dict], tz, site_name: str) -> bytes:
     taken = dt.datetime.fromisoformat(data["snapshot_at"].removesuffix("Z")).replace(tzinfo=dt.UTC)
     fetched = f"Gegevens van Onderwijs Vlaanderen van {taken.astimezone(tz):%d/%m/%Y %H:%M}"
     year = f"schooljaar {data['school_year']}"
@@ -144,12 +150,12 @@ def comparison_workbook(data: dict, schools_by_id: dict[int, dict], tz) -> bytes
     summary = workbook.active
     summary.title = "Overzicht"
     used = {"overzicht"}
-    _heading(summary, f"Vergelijking met Onderwijs Vlaanderen, {year}", fetched)
+    _heading(summary, f"{site_name} – Vergelijking met Onderwijs Vlaanderen, {year}", fetched)
     summary.append(["School", "Instellingsnummer", "Tabblad", "Vergeleken met Onderwijs Vlaanderen", "Op beide",
                     "Enkel bij Onderwijs Vlaanderen (groen)", "Enkel op de LOP-website (rood)",
                     "Rood, bestaat volgens Onderwijs Vlaanderen niet meer"])
-    _bold(summary[summary.max_row])
     header_row = summary.max_row
+    style_header(summary, header_row)
     for school in data["schools"]:
         inst = ", ".join(dict.fromkeys(format_instellingsnummer(v["instellingsnummer"])
                                        for v in schools_by_id[school["school_id"]]["vestigingen"]))
@@ -160,11 +166,11 @@ def comparison_workbook(data: dict, schools_by_id: dict[int, dict], tz) -> bytes
                              counts["both"], counts["only_ov"], counts["only_lop"],
                              sum(1 for r in school["rows"] if r["ov_lists_nowhere"])])
         if school["covered"]:
-            _school_sheet(workbook.create_sheet(title), school, year, fetched)
+            _school_sheet(workbook.create_sheet(title), school, f"{site_name} – {school['name']}", year, fetched)
     summary.column_dimensions["A"].width = 40
     summary.column_dimensions["C"].width = 32
     summary.column_dimensions["D"].width = 30
-    summary.freeze_panes = f"A{header_row + 1}"
+    add_filter(summary, header_row)
     buffer = io.BytesIO()
     workbook.save(buffer)
     return buffer.getvalue()
@@ -187,13 +193,13 @@ def _bold(cells) -> None:
         cell.font = Font(bold=True)
 
 
-def _school_sheet(sheet, school: dict, year: str, fetched: str) -> None:
-    _heading(sheet, f"{school['name']}: vergelijking met Onderwijs Vlaanderen, {year}", fetched)
+def _school_sheet(sheet, school: dict, title: str, year: str, fetched: str) -> None:
+    _heading(sheet, f"{title}: vergelijking met Onderwijs Vlaanderen, {year}", fetched)
     append_row(sheet, ["Onderwijs Vlaanderen", None, None, "LOP-website", None, None])
     _bold(sheet[sheet.max_row])
     append_row(sheet, ["Code", "Opleiding", None, "Code", "Opleiding", "Opmerking"])
-    _bold(sheet[sheet.max_row])
-    sheet.freeze_panes = f"A{sheet.max_row + 1}"
+    header_row = sheet.max_row
+    style_header(sheet, header_row)
     for row in school["rows"]:
         status = row["status"]
         left = status in ("both", "only_ov")
@@ -209,6 +215,7 @@ def _school_sheet(sheet, school: dict, year: str, fetched: str) -> None:
     sheet.column_dimensions["F"].width = 40
     for cell in sheet["F"]:
         cell.alignment = Alignment(wrap_text=True)
+    add_filter(sheet, header_row)
 
 
 class ApplySchema(Schema):

@@ -29,7 +29,7 @@ from ..auth import caller, network_caller
 from ..errors import ApiError
 from ..mails import welcome_mail
 from ..runtime import db, runtime
-from ..spreadsheets import append_row
+from ..spreadsheets import append_row, export_file_name, site_display_name
 from . import decode_cursor, encode_cursor, json_body, responds, utc_text, with_site, write_transaction
 
 blp = Blueprint("school_admins", __name__, url_prefix="/api/v1", description="School admins and their accounts")
@@ -242,7 +242,7 @@ def template(site_id, access):
         ("4. Laad het bestand op bij Extra's > Import. Eerst wordt alles nagekeken: bij een fout wordt niets "
          "toegevoegd en krijg je per rij te zien wat er niet klopt."),
         "5. Wie nog geen account heeft, krijgt een e-mail om een wachtwoord in te stellen.",
-        f"Het tabblad 'Scholen' toont de {len(schools)} scholen van {access.site.name}.",
+        f"Het tabblad 'Scholen' toont de {len(schools)} scholen van {site_display_name(access.site)}.",
     ):
         append_row(help_sheet, [line])
     help_sheet["A1"].font = Font(bold=True, size=14)
@@ -250,7 +250,8 @@ def template(site_id, access):
     buffer = io.BytesIO()
     workbook.save(buffer)
     response = Response(buffer.getvalue(), mimetype=XLSX_TYPE)
-    response.headers["Content-Disposition"] = f'attachment; filename="schoolbeheerders-site{site_id}.xlsx"'
+    name = export_file_name("schoolbeheerders", access.site)
+    response.headers["Content-Disposition"] = f'attachment; filename="{name}.xlsx"'
     return response
 
 
