@@ -87,16 +87,20 @@ def _gap(a: tuple[int, int], b: tuple[int, int]) -> int:
     return a[0] - b[1] if a[0] >= b[1] else b[0] - a[1]
 
 
-def called_next(phrases: list[tuple[int, int]], mentions: list[tuple[int, int]], mention: tuple[int, int],
-                window: int = NEXT_YEAR_WINDOW) -> bool:
-    """Whether a phrase lies within ``window`` characters of ``mention`` and speaks of it: no other school-year
-    mention is nearer to that phrase ("2021-2022 en volgend schooljaar 2022-2023" calls 2022-2023 next, not
-    2021-2022). On a tie the year after the phrase wins ("… volgend schooljaar 2022-2023")."""
+def called_next(phrases: list[tuple[int, int]], mentions: list[tuple[tuple[int, int], int]], mention: tuple[int, int],
+                current: int, window: int = NEXT_YEAR_WINDOW) -> bool:
+    """Whether a phrase within ``window`` characters of the current-year ``mention`` calls it the next year.
+    ``mentions`` are every school-year mention (span, first calendar year). A phrase that rightly names a later
+    year does not: the year it speaks of is the first mention after it within the window, else the nearest one
+    before it ("2021-2022 en volgend schooljaar 2022-2023", "2022-2023 (volgend schooljaar)"). Otherwise every
+    current-year mention near it is flagged ("volgend schooljaar: 20-21 of 21-22")."""
     for phrase in phrases:
         if _gap(mention, phrase) > window:
             continue
-        nearest = min(mentions, key=lambda m: (_gap(m, phrase), m[0] < phrase[0]))
-        if nearest == mention:
+        after = [(span, year) for span, year in mentions if span[0] >= phrase[1] and _gap(span, phrase) <= window]
+        before = [(span, year) for span, year in mentions if span[1] <= phrase[0] and _gap(span, phrase) <= window]
+        spoken_of = after[0] if after else max(before, key=lambda m: m[0][1]) if before else None
+        if spoken_of is None or spoken_of[1] <= current:
             return True
     return False
 
@@ -123,13 +127,13 @@ def stale_mentions(text: str, current_label: str, context: int = 40) -> list[dic
     any case and accents; kind ``current_year_called_next``)."""
     current = start_year_of(current_label)
     found = _year_mentions(text, current)
-    spans = [m.span() for m, _year in found]
+    spans = [(m.span(), year) for m, year in found]
     phrases = next_year_phrases(text) if any(year == current for _m, year in found) else []
     mentions = []
     for match, year in found:
         if year < current:
             kind = OLDER_YEAR
-        elif year == current and called_next(phrases, spans, match.span()):
+        elif year == current and called_next(phrases, spans, match.span(), current):
             kind = CURRENT_YEAR_CALLED_NEXT
         else:
             continue

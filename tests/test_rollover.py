@@ -70,6 +70,11 @@ def test_stale_mentions(text, labels):
     ("Het volgend schooljaar 2021-2022 en daarna 2022-2023", [("current_year_called_next", "2021-2022")]),
     ("Dit schooljaar 2021-2022 loopt. " + "Lees de regels van de inschrijvingen. " + "Volgend schooljaar", []),  # far
     ("volgende schooljaar 2021-2022", []),  # not one of the phrases
+    ("Inschrijven voor volgend schooljaar: 20-21 of 21-22",  # every current-year mention near a wrong phrase
+     [("older_year", "2020-2021"), ("current_year_called_next", "2021-2022")]),
+    ("Aanmelden volgend schooljaar 2020-2021 en 2021-2022",
+     [("older_year", "2020-2021"), ("current_year_called_next", "2021-2022")]),
+    ("2021-2022 is volgend schooljaar", [("current_year_called_next", "2021-2022")]),
 ])
 def test_the_current_year_called_next(text, found):
     assert [(m["kind"], m["label"]) for m in stale_mentions(text, "2021-2022")] == found
