@@ -350,6 +350,34 @@ def test_removing_the_last_school_cancels_the_unsent_invitation(client, rt, user
     assert [m["To"] for m in smtp.messages] == ["blijft@linde.be"]  # the removed person never gets a link
 
 
+def test_an_admin_added_again_after_a_cancelled_invitation_gets_a_new_one(client, rt, users, schools, smtp):
+    """Removed before the mail went out, then added again: a new invitation with a new key — the account
+    exists, so without it the person would never get a link. Someone who set their password gets none."""
+    first = add_admin(client, users, schools[0], "terug@linde.be").json
+    old_mail = outbox_rows(rt)[0]
+    old_link = re.search(r"key=([A-Za-z0-9]+)", old_mail.body_text).group(1)
+    client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{first['user_id']}", user=users.expert2)
+    again = add_admin(client, users, schools[0], "terug@linde.be").json
+    assert (again["user_id"], again["created"], again["email_queued"]) == (first["user_id"], False, True)
+    cancelled, fresh = outbox_rows(rt)
+    assert (cancelled.status, fresh.status, fresh.user_id, fresh.purpose) == ("cancelled", "pending", first["user_id"],
+                                                                              "invitation")
+    assert again["invitation"] == {"mail_id": fresh.id, "status": "pending", "message": "uitnodiging in wachtrij"}
+    new_key = re.search(r"key=([A-Za-z0-9]+)", fresh.body_text).group(1)
+    assert new_key != old_link
+    with rt.engine.connect() as conn:  # the key WordPress checks is the new one
+        stored = conn.execute(select(rt.network.core.users.c.user_activation_key)
+                              .where(rt.network.core.users.c.ID == first["user_id"])).scalar_one()
+    hashed = stored.split(":", 1)[1]
+    assert hashed == fast_hash(new_key) if hashed.startswith("$generic$") else phpass_check(new_key, hashed)
+    # a person whose invitation was sent (or who set a password) is not invited twice
+    runtime = Runtime(replace(rt.config, smtp_url=smtp.url), rt.engine, rt.network)
+    run_now(runtime, "mail-outbox", site_id=None, trigger="cli")
+    client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}/admins/{first['user_id']}", user=users.expert2)
+    third = add_admin(client, users, schools[0], "terug@linde.be").json
+    assert third["email_queued"] is False and len(outbox_rows(rt)) == 2
+
+
 def test_deleting_the_school_of_an_invited_admin_cancels_the_invitation(client, rt, users, schools):
     add_admin(client, users, schools[0], "school-weg@linde.be")
     assert client.delete(f"/api/v1/sites/{SITE}/schools/{schools[0]}?force=true", user=users.expert2).status_code == 204

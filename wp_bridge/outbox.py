@@ -40,6 +40,19 @@ def cancel_invitations(conn: Connection, outbox, site_id: int, user_ids) -> int:
         status=CANCELLED, body_text="", body_html=None, last_error=CANCELLED_NOTE)).rowcount
 
 
+def needing_new_invitation(conn: Connection, outbox, site_id: int, user_ids) -> set[int]:
+    """Users whose invitations on this site were all cancelled or expired, none ever sent or still pending: a
+    school admin removed before the mail went out and now added again would otherwise never get a link."""
+    user_ids = sorted(set(user_ids))
+    if not user_ids:
+        return set()
+    rows = conn.execute(select(outbox.c.user_id, outbox.c.status).where(
+        outbox.c.site_id == site_id, outbox.c.user_id.in_(user_ids), outbox.c.purpose == INVITATION)).all()
+    lapsed = {int(u) for u, status in rows if status in (CANCELLED, EXPIRED)}
+    live = {int(u) for u, status in rows if status in (PENDING, SENT)}
+    return lapsed - live
+
+
 def list_mails(conn: Connection, outbox, *, site_id: int | None = None, status: str | None = None,
                before_id: int | None = None, limit: int = 100) -> tuple[list, int | None]:
     """Mails newest first, without bodies: (rows, the id to continue before, or None on the last page).

@@ -20,7 +20,7 @@ from .db import is_mysql, utcnow
 from .effects import WordPressEffects
 from .errors import Conflict
 from .locks import ACCOUNTS_LOCK, lock_for_transaction
-from .outbox import cancel_invitations
+from .outbox import cancel_invitations, needing_new_invitation
 from .php_serialize import PhpSerializeError, serialize
 from .sites import WpSite
 from .tables import SiteTables, network_tables
@@ -59,6 +59,7 @@ class AddResult:
     wordpress: WordPressEffects = field(default_factory=WordPressEffects)
     hashing_seconds: float = 0.0
     invitations: dict[str, int] = field(default_factory=dict)  # email -> outbox id of its invitation (set by the caller)
+    reinvited: dict[str, NewAccount] = field(default_factory=dict)  # existing accounts that get a new invitation
 
 
 def _chunks(items: list, size: int = CHUNK):
@@ -154,6 +155,7 @@ def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_versio
     result.already = sorted(wanted & present)
     result.linked = new_links
     created_ids = {a.user_id for a in result.created.values()}
+    _invite_again(conn, network, site, db_version, [u for _s, u in new_links if u not in created_ids], result)
     for account in result.created.values():  # WordPress: user_register, then add_user_to_blog
         result.wordpress.action("user_register", account.user_id, site.id, role)
     granted = _grant_role(conn, network, site, sorted({u for _s, u in wanted}), role, result.wordpress)
@@ -169,6 +171,23 @@ def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_versio
     if changes:
         write_audit(conn, t, site.id, actor, changes)
     return result
+
+
+def _invite_again(conn: Connection, network, site: WpSite, db_version: int, user_ids: list[int], result: AddResult) -> None:
+    """Existing users who never set their password and whose invitations here all lapsed (removed before the
+    mail went out, or expired) get a new set-password key: the caller queues their invitation as for a new
+    account (``result.reinvited``)."""
+    users = network.core.users
+    lapsed = needing_new_invitation(conn, network_tables(network.base_prefix).mail_outbox, site.id, user_ids)
+    if not lapsed:
+        return
+    rows = conn.execute(select(users.c.ID, users.c.user_login, users.c.user_email)
+                        .where(users.c.ID.in_(sorted(lapsed)), users.c.user_activation_key != "")).all()
+    keys = _reset_keys([row.user_email for row in rows], db_version, result)
+    for row in rows:
+        conn.execute(update(users).where(users.c.ID == row.ID).values(user_activation_key=keys[row.user_email][1]))
+        email = email_of(result, int(row.ID)) or row.user_email
+        result.reinvited[email] = NewAccount(int(row.ID), row.user_login, row.user_email, keys[row.user_email][0])
 
 
 def email_of(result: AddResult, user_id: int) -> str | None:

@@ -54,7 +54,7 @@ def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict], sour
     names = defaultdict(list)
     for school_id, email in requests:
         names[email].append(schools[school_id]["name"])
-    for email, account in result.created.items():
+    for email, account in {**result.created, **result.reinvited}.items():
         subject, text, body = welcome_mail(access.site, account, sorted(set(names[email])))
         result.invitations[email] = queue_mail(
             conn, rt.network_tables.mail_outbox, site_id=access.site.id, to=email, subject=subject, body_text=text,
@@ -118,11 +118,12 @@ def add(site_id, school_id, access):
     with write_transaction():
         result = _add(access, [(school_id, email)], {school_id: school})
     created = email in result.created
-    if created:
+    queued = email in result.invitations
+    if queued:
         _send_soon()
     already = bool(result.already)
     return ({"user_id": result.users[email], "created": created, "already_admin": already,
-             "role_restored": bool(result.restored), "email_queued": created,
+             "role_restored": bool(result.restored), "email_queued": queued,
              "invitation": _invitation(result.invitations.get(email)), **_wordpress(result.wordpress)},
             200 if already else 201)
 
@@ -374,7 +375,7 @@ def import_admins(query, site_id, access):
             result = _add(access, pairs, schools, source="import")
     except UnreadableWordPressValue as exc:
         return _invalid(query, data, requests, _unreadable_rows(exc, requests))
-    if result.created:
+    if result.invitations:
         _send_soon()
     if query["report"] == "xlsx":
         response = _report_file(data, _done_statuses(requests, result), "import-schoolbeheerders-verslag.xlsx")
@@ -382,7 +383,7 @@ def import_admins(query, site_id, access):
         return response
     created = len(result.created)
     return {"rows": len(requests), "linked": len(result.linked), "already_admin": len(result.already),
-            "roles_restored": len(result.restored), "users_created": created, "emails_queued": created,
+            "roles_restored": len(result.restored), "users_created": created, "emails_queued": len(result.invitations),
             "dry_run": False,
             "message": f"{len(requests)} rij(en) verwerkt: {len(result.linked)} gekoppeld, {len(result.already)} al "
                        f"schoolbeheerder, {created} nieuw(e) account(s)"
@@ -428,6 +429,8 @@ def _done_statuses(requests, result) -> dict[int, tuple[bool, str]]:
             status = "was al schoolbeheerder" + (", rol hersteld" if user_id in result.restored else "")
         elif email in result.created:
             status = f"toegevoegd, nieuw account ({INVITATION_STATUS_TEXT[PENDING]})"
+        elif email in result.reinvited:
+            status = f"toegevoegd, nieuwe uitnodiging ({INVITATION_STATUS_TEXT[PENDING]})"
         else:
             status = "toegevoegd"
         statuses[row] = (False, status)
