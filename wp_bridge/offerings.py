@@ -28,7 +28,7 @@ def _offerings_query(t: SiteTables, nt: NetworkTables, by: str):
     o, a = t.offerings, nt.admgr
     query = (
         select(o, a.c.description, a.c.onderwijsvorm, a.c.graad, a.c.leerjaar, a.c.stage,
-               t.schools.c.type.label("school_type"))
+               t.schools.c.type.label("school_type"), t.schools.c.name.label("school_name"))
         .select_from(o.join(t.schools, t.schools.c.id == o.c.school_id).outerjoin(a, a.c.code == o.c.admgr_code))
     )
     if by == "school":
@@ -59,6 +59,7 @@ def _json(row) -> dict:
         "extra_info": row.extra_info,
         "dates": json.loads(row.dates) if row.dates else [],
         "version": row.version,
+        "school_name": row.school_name,  # for the log (not part of the API's offering)
     }
 
 
@@ -126,7 +127,8 @@ def update_offering(conn: Connection, t: SiteTables, nt: NetworkTables, site_id:
     ref = _ref(current)
     write_audit(conn, t, site_id, actor, [
         Change("offering", "update", current["id"], current["school_id"], name,
-               _audit_value(name, current[name]), _audit_value(name, value), offering=ref)
+               _audit_value(name, current[name]), _audit_value(name, value), offering=ref,
+               school_name=current.get("school_name"))
         for name, value in changed.items()
     ])
     shown = {name: float(value) if name == "indicator_pct" and value is not None else value
@@ -192,7 +194,8 @@ def delete_offering(conn: Connection, t: SiteTables, site_id: int, actor: Actor,
         raise VersionConflict("version_mismatch", "Iemand anders heeft deze opleiding intussen gewijzigd. Laad ze opnieuw.")
     write_audit(conn, t, site_id, actor, [Change("offering", "delete", current["id"], current["school_id"], old={
         "school_year": current["school_year"], "admgr_code": current["admgr_code"],
-        **{name: _audit_value(name, current[name]) for name in EDITABLE_FIELDS}}, offering=_ref(current))])
+        **{name: _audit_value(name, current[name]) for name in EDITABLE_FIELDS}}, offering=_ref(current),
+        school_name=current.get("school_name"))])
 
 
 def add_an(conn: Connection, t: SiteTables, site_id: int, actor: Actor, school_ids: Iterable[int],
