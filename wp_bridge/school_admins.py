@@ -429,6 +429,7 @@ def school_stats(conn: Connection, network, t: SiteTables, site_id: int, role: s
     return admins
 
 
-def reset_link(site: WpSite, account: NewAccount) -> str:
-    """``{site}/wp-login.php?action=rp&key=…&login=…`` with the login as PHP's rawurlencode() writes it."""
-    return f"{site.url}/wp-login.php?action=rp&key={account.key}&login={quote(account.login, safe='-_.~')}"
+def reset_link(login_url: str, account: NewAccount) -> str:
+    """``{login page}?action=rp&key=…&login=…`` (the login page: ``Network.login_url``, as WordPress's own mail
+    uses ``network_site_url()``) with the login as PHP's rawurlencode() writes it."""
+    return f"{login_url}?action=rp&key={account.key}&login={quote(account.login, safe='-_.~')}"

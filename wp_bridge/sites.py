@@ -122,6 +122,19 @@ class Network:
         row = conn.execute(self._statuses_query(any_network).where(self.core.blogs.c.blog_id == site_id)).first()
         return blog_status(*row[1:]) if row else None
 
+    def login_url(self, conn: Connection, site: WpSite) -> str:
+        """``network_site_url('wp-login.php')``: on a network, the login page of the network's main address
+        (``wp_site`` domain and path, in the site's scheme) — WordPress's reset form posts there and its reset
+        cookie lives there, so a set-password link on a sub-site's path fails with ``invalidkey``; a single
+        site's own login page otherwise."""
+        if self.is_multisite(conn):
+            row = conn.execute(select(self.core.site.c.domain, self.core.site.c.path)
+                               .where(self.core.site.c.id == self.network_id)).first()
+            if row is not None:
+                scheme = site.url.split("://", 1)[0] if "://" in site.url else "https"
+                return f"{scheme}://{row.domain}{row.path or '/'}wp-login.php"
+        return f"{site.url}/wp-login.php"
+
     def site_exists(self, conn: Connection, site_id: int) -> bool:
         return self.site_status(conn, site_id) is not None
 

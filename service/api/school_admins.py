@@ -54,8 +54,9 @@ def _add(access, requests: list[tuple[int, str]], schools: dict[int, dict], sour
     names = defaultdict(list)
     for school_id, email in requests:
         names[email].append(schools[school_id]["name"])
+    login_url = rt.network.login_url(conn, access.site) if result.created or result.reinvited else ""
     for email, account in {**result.created, **result.reinvited}.items():
-        subject, text, body = welcome_mail(access.site, account, sorted(set(names[email])))
+        subject, text, body = welcome_mail(access.site, login_url, account, sorted(set(names[email])))
         result.invitations[email] = queue_mail(
             conn, rt.network_tables.mail_outbox, site_id=access.site.id, to=email, subject=subject, body_text=text,
             body_html=body, user_id=account.user_id, purpose=INVITATION)
