@@ -92,6 +92,7 @@ def compare_sites(ctx, offerings) -> dict:
 register(JobSpec(
     name="ov-sync", description="fetch Onderwijs Vlaanderen's offering and compare it with every LOP site",
     run=run_ov_sync, default_schedule="30 2 * * *", misfire_grace_seconds=6 * 3600,
+    expert_may_see=True,  # the Onderwijs Vlaanderen screen says when the next nightly sync runs
     options=(JobOption("force", bool, "store a feed with more than 15% fewer records than the stored one"),),
 ))
 

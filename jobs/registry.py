@@ -31,6 +31,7 @@ class JobSpec:
     misfire_grace_seconds: int
     site_scoped: bool = False
     expert_may_start: bool = False  # LOP experts may start it for their own site
+    expert_may_see: bool = False  # a network job LOP experts see (schedule and next run, not its runs)
     options: tuple[JobOption, ...] = ()
     any_site_state: bool = False  # also for sites that are archived, spam, deleted or gone in WordPress
 

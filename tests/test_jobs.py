@@ -304,7 +304,11 @@ def test_listing_jobs_and_runs(client, rt, users, test_job):
     assert jobs["prune-nonces"]["schedule"] == "7 * * * *"
     assert jobs["site-job"]["last_run"]["site"] == 3
     expert_jobs = {j["name"]: j for j in client.get("/api/v1/jobs", user=users.expert2).json["jobs"]}
-    assert sorted(expert_jobs) == ["free-places-snapshot", "rollover", "site-job"]  # per-site jobs only
+    # the per-site jobs they start, and the OV sync they only see (when it runs next; not its network-wide runs)
+    assert sorted(expert_jobs) == ["free-places-snapshot", "ov-sync", "rollover", "site-job"]
+    assert [n for n, j in expert_jobs.items() if not j["may_start"]] == ["ov-sync"]
+    assert expert_jobs["ov-sync"]["schedule"] == "30 2 * * *" and "next_run_at" in expert_jobs["ov-sync"]
+    assert all(j["may_start"] for j in jobs.values())  # operators start everything
     assert expert_jobs["site-job"]["last_run"]["site"] == 2
     assert len(client.get("/api/v1/jobs/runs", user=users.operator).json["runs"]) == 3
     assert [r["site"] for r in client.get("/api/v1/jobs/runs", user=users.expert2).json["runs"]] == [2]

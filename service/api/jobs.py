@@ -84,17 +84,19 @@ def _scheduler_state(conn) -> tuple[float | None, dict]:
 @blp.route("/jobs")
 @responds(blp, 200)
 def list_jobs():
-    """Every job the caller may start, with its schedule, next run and last run."""
+    """Every job the caller may start, with its schedule, next run and last run (``may_start``); LOP experts
+    also see the network jobs that concern them (the OV sync: when it runs next), without starting them."""
     operator, expert_sites = _who()
     conn = db()
     _age, next_runs = _scheduler_state(conn)
     visible_sites = None if operator else sorted(expert_sites)
     result = []
     for name, spec in sorted(all_jobs().items()):
-        if not operator and not spec.expert_may_start:
+        may_start = operator or spec.expert_may_start
+        if not may_start and not spec.expert_may_see:
             continue
         last = list_runs(conn, runtime().network_tables, job=name, site_ids=visible_sites, limit=1)
-        result.append({"name": name, "description": spec.description, "site_scoped": spec.site_scoped,
+        result.append({"name": name, "description": spec.description, "site_scoped": spec.site_scoped, "may_start": may_start,
                        "schedule": spec.schedule(os.environ),
                        "next_run_at": next_runs.get(name), "last_run": run_json(last[0]) if last else None})
     return {"jobs": result}

@@ -76,7 +76,7 @@ class Settings(MethodView):
             errors.append({"field": "automatic_rollover", "message": "true of false."})
         if errors:
             raise ApiError(422, "validation_failed",
-                           "Ongeldige instellingen: " + ", ".join(str(e["field"]) for e in errors) + ".", errors=errors)
+                           f"De instellingen werden niet bewaard: {len(errors)} fout(en), zie de velden. " + errors[0]["message"], errors=errors)
         with write_transaction() as conn:
             save_settings(conn, access.site.prefix, site_id, access.actor(), settings, automatic)
         effects = WordPressEffects()
