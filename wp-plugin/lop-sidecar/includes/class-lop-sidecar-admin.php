@@ -218,4 +218,21 @@ final class LOP_Sidecar_Admin
     {
         return '/api/v1/sites/' . get_current_blog_id() . $rest;
     }
+
+    /**
+     * An instant the sidecar sends (ISO 8601, UTC "…Z" or with an offset) as people read it: Brussels time,
+     * 20/12/2026 09:00. Empty or unreadable: the fallback.
+     */
+    public static function local_time(?string $iso, string $fallback = '—'): string
+    {
+        if ($iso === null || $iso === '') {
+            return $fallback;
+        }
+        try {
+            $instant = new DateTimeImmutable($iso);
+        } catch (Exception) {
+            return $fallback;
+        }
+        return $instant->setTimezone(new DateTimeZone('Europe/Brussels'))->format('d/m/Y H:i');
+    }
 }
