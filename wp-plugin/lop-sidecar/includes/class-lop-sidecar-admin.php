@@ -235,4 +235,15 @@ final class LOP_Sidecar_Admin
         }
         return $instant->setTimezone(new DateTimeZone('Europe/Brussels'))->format('d/m/Y H:i');
     }
+
+    /** Whether the current admin page is this screen (for enqueueing a screen's own assets). */
+    public static function is_screen(string $slug): bool
+    {
+        if (!isset(self::$screens[$slug]) || !is_admin()) {
+            return false;
+        }
+        $page = sanitize_key(wp_unslash($_GET['page'] ?? ''));
+        $first = array_key_first(self::$screens);
+        return $page !== '' && $page === ($slug === $first ? self::MENU_SLUG : 'lop-' . $slug);
+    }
 }
