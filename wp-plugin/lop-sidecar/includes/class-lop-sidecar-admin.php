@@ -48,7 +48,8 @@ final class LOP_Sidecar_Admin
             static fn() => self::render($first), 'dashicons-welcome-learn-more', 3);
         foreach (self::$screens as $slug => $screen) {
             add_submenu_page(self::MENU_SLUG, $screen['title'], $screen['title'], self::CAPABILITY,
-                $slug === $first ? self::MENU_SLUG : 'lop-' . $slug, static fn() => self::render($slug));
+                $slug === $first ? self::MENU_SLUG : 'lop-' . $slug,
+                $slug === $first ? '' : static fn() => self::render($slug));  // the first page: add_menu_page renders it
         }
     }
 
