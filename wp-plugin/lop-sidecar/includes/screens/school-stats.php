@@ -10,11 +10,15 @@ LOP_Sidecar_Admin::screen('school-stats', 'School stats', 'lop_sidecar_school_st
     'lop_sidecar_school_stats_post', null, 10);
 
 add_action('admin_enqueue_scripts', static function (string $hook): void {
-    if (str_ends_with($hook, '_page_' . LOP_Sidecar_Admin::MENU_SLUG) || $hook === 'toplevel_page_' . LOP_Sidecar_Admin::MENU_SLUG) {
+    // The look of helper A's screens (School stats, Import, Export, Logbestand); the dialogs on School stats only.
+    if (!preg_match('/_page_lop-(extra|import|export|log)$/', $hook, $match)) {
+        return;
+    }
+    wp_enqueue_style('lop-sidecar-school-stats', plugins_url('assets/school-stats.css', LOP_SIDECAR_FILE), [],
+        LOP_SIDECAR_VERSION);
+    if ($match[1] === 'extra') {
         wp_enqueue_script('lop-sidecar-school-stats', plugins_url('assets/school-stats.js', LOP_SIDECAR_FILE), [],
             LOP_SIDECAR_VERSION, true);
-        wp_enqueue_style('lop-sidecar-school-stats', plugins_url('assets/school-stats.css', LOP_SIDECAR_FILE), [],
-            LOP_SIDECAR_VERSION);
     }
 });
 
