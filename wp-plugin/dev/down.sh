@@ -3,6 +3,7 @@
 # started it — apache2. The database, the mails and the logs in $LOP_PLATFORM_STATE stay for reading.
 set -euo pipefail
 source "$(dirname "$0")/lib.sh"
+take_run_lock
 stop_pid scheduler "service.cli scheduler"
 stop_pid serve "service.cli serve"
 stop_pid mailcatcher "mailcatcher.py"

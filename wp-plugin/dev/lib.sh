@@ -13,7 +13,16 @@ WP_PLUGINS=/var/lib/wordpress/wp-content/plugins
 APACHE_SITE=/etc/apache2/sites-available/lop-platform.conf
 WP_HOST_CONFIG=/etc/wordpress/config-$HOST.php
 # Debian packages the platform runs on (chromium only for the browser tests)
-PLATFORM_PACKAGES="apache2 libapache2-mod-php php-cli php-mysql php-curl wordpress wordpress-theme-twentytwentythree mariadb-client curl"
+PLATFORM_PACKAGES="apache2 libapache2-mod-php php-cli php-mysql php-curl php-xml php-mbstring php-intl wordpress wordpress-theme-twentytwentythree mariadb-client curl"
+
+# One platform per machine: up.sh and down.sh never interleave (flock), and the e2e session fixture holds
+# SESSION_LOCK for a whole test run, so concurrent test runs take turns.
+RUN_LOCK=/tmp/lop-platform-run.lock
+SESSION_LOCK=/tmp/lop-platform-session.lock
+take_run_lock() {
+  exec 9>"$RUN_LOCK"
+  flock -w 600 9 || die "another up.sh/down.sh has held $RUN_LOCK for 10 minutes"
+}
 
 log() { printf '[platform] %s\n' "$*"; }
 die() { printf '[platform] ERROR: %s\n' "$*" >&2; exit 1; }
@@ -29,6 +38,7 @@ ensure_packages() {
   log "installing Debian packages: ${missing[*]}"
   as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q >/dev/null
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >/dev/null
+  PACKAGES_INSTALLED=1  # up.sh restarts a running apache2 (new PHP modules)
 }
 
 # wait_for DESCRIPTION SECONDS COMMAND...: polls COMMAND until it succeeds; dies after SECONDS.
@@ -42,6 +52,7 @@ wait_for() {
 }
 
 port_open() { (exec 3<>"/dev/tcp/$1/$2") 2>/dev/null; }
+port_free() { ! ss -ltnH "sport = :$1" | grep -q .; }
 
 # The process of a pid file, if it is still the one we started (its command line names $2).
 pid_alive() {

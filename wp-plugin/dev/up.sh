@@ -11,6 +11,7 @@ source "$(dirname "$0")/lib.sh"
 started=$SECONDS
 
 [ "$(uname -s)" = Linux ] || die "Linux (Debian 12) only"
+take_run_lock
 ensure_packages $PLATFORM_PACKAGES
 pick_python
 
@@ -19,6 +20,9 @@ mkdir -p "$STATE"
 stop_pid scheduler "service.cli scheduler"
 stop_pid serve "service.cli serve"
 stop_pid mailcatcher "mailcatcher.py"
+for port in "$SMTP_PORT" "${SIDECAR_BIND##*:}"; do
+  port_free "$port" || die "port $port is taken by a process up.sh did not start (a stale sidecar or catcher?): $(ss -ltnpH "sport = :$port" | head -1)"
+done
 
 # --- MariaDB ------------------------------------------------------------------------------------
 mysql_root() { mariadb --protocol=tcp -h 127.0.0.1 -P 3306 -u root "$@"; }
@@ -122,7 +126,9 @@ as_root install -m 644 "$STATE/apache.conf" "$APACHE_SITE"
 as_root a2enmod -q rewrite >/dev/null
 as_root a2ensite -q lop-platform >/dev/null
 apache_running() { [ -f /run/apache2/apache2.pid ] && kill -0 "$(cat /run/apache2/apache2.pid)" 2>/dev/null; }
-if apache_running; then
+if apache_running && [ -n "${PACKAGES_INSTALLED:-}" ]; then
+  as_root apache2ctl restart
+elif apache_running; then
   as_root apache2ctl graceful
 else
   if ss -ltnH 'sport = :80' | grep -q .; then
