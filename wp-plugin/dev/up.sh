@@ -53,7 +53,7 @@ DEBUG_LOG="$STATE/debug.log"
 chmod 666 "$DEBUG_LOG"  # written by apache's www-data and by the CLI activation (root)
 rm -rf "$STATE/mail" && mkdir -p "$STATE/mail"
 log "starting the mail catcher on 127.0.0.1:$SMTP_PORT"
-setsid "$PY" "$DEV_DIR/mailcatcher.py" --port "$SMTP_PORT" --dir "$STATE/mail" > "$STATE/mailcatcher.log" 2>&1 < /dev/null &
+setsid "$PY" "$DEV_DIR/mailcatcher.py" --port "$SMTP_PORT" --dir "$STATE/mail" > "$STATE/mailcatcher.log" 2>&1 < /dev/null 9>&- &
 echo $! > "$STATE/mailcatcher.pid"
 wait_for "the mail catcher (log: $STATE/mailcatcher.log)" 30 grep -q '^listening' "$STATE/mailcatcher.log"
 
@@ -88,9 +88,9 @@ sidecar demo-fill 2=BaO 3=SO
 
 log "starting the sidecar and its scheduler"
 (cd "$ROOT" && PYTHONPATH="$ROOT" exec setsid "$PY" -m service.cli serve --bind "$SIDECAR_BIND" --workers 2 --threads 4 \
-  > "$STATE/serve.log" 2>&1 < /dev/null) &
+  > "$STATE/serve.log" 2>&1 < /dev/null 9>&-) &
 echo $! > "$STATE/serve.pid"
-(cd "$ROOT" && PYTHONPATH="$ROOT" exec setsid "$PY" -m service.cli scheduler > "$STATE/scheduler.log" 2>&1 < /dev/null) &
+(cd "$ROOT" && PYTHONPATH="$ROOT" exec setsid "$PY" -m service.cli scheduler > "$STATE/scheduler.log" 2>&1 < /dev/null 9>&-) &
 echo $! > "$STATE/scheduler.pid"
 
 wait_for "the sidecar's health (log: $STATE/serve.log)" 60 curl -fsS "$LOP_API_URL/api/v1/health"
@@ -127,14 +127,14 @@ as_root a2enmod -q rewrite >/dev/null
 as_root a2ensite -q lop-platform >/dev/null
 apache_running() { [ -f /run/apache2/apache2.pid ] && kill -0 "$(cat /run/apache2/apache2.pid)" 2>/dev/null; }
 if apache_running && [ -n "${PACKAGES_INSTALLED:-}" ]; then
-  as_root apache2ctl restart
+  as_root apache2ctl restart 9>&-
 elif apache_running; then
-  as_root apache2ctl graceful
+  as_root apache2ctl graceful 9>&-
 else
   if ss -ltnH 'sport = :80' | grep -q .; then
     die "port 80 is taken by another program ($(ss -ltnpH 'sport = :80' | head -1)): WordPress multisite needs http://lop.test/ on port 80; stop that program and run up.sh again"
   fi
-  as_root apache2ctl start 2> "$STATE/apache-start.log" || die "apache2 could not start on port 80: $(cat "$STATE/apache-start.log")"
+  as_root apache2ctl start 2> "$STATE/apache-start.log" 9>&- || die "apache2 could not start on port 80: $(cat "$STATE/apache-start.log")"
   touch "$STATE/apache.started"  # down.sh stops it
 fi
 wp_login_answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "http://127.0.0.1/scheldeland-so/wp-login.php")" = 200 ]; }
