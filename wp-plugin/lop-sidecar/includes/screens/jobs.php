@@ -147,7 +147,10 @@ final class LOP_Sidecar_Screen_Jobs
                 self::progress($last);
             }
             echo '</td><td>';
-            if ($job['may_start'] ?? true) {
+            if ($name === 'site-purge') {
+                // This plugin queues it itself when WordPress deletes a site (wp_delete_site): no button on a live one.
+                echo '<span class="lop-muted">' . esc_html__('start vanzelf wanneer een site in WordPress verwijderd wordt', 'lop-sidecar') . '</span>';
+            } elseif ($job['may_start'] ?? true) {
                 self::run_form($name, (bool) ($job['site_scoped'] ?? false));
             }
             echo '</td></tr>';

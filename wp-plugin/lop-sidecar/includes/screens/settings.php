@@ -71,7 +71,7 @@ final class LOP_Sidecar_Screen_Settings
         // After a refused save the form shows what was submitted, with the sidecar's messages beside it.
         $flash = LOP_Sidecar_Admin::flash();
         $shown = is_array($flash['settings_submitted'] ?? null) ? $flash['settings_submitted'] : $stored;
-        self::form($shown, self::types($stored));
+        self::form($shown, $stored, self::types($stored));
     }
 
     private static function review_banner(array $settings): void
@@ -125,7 +125,7 @@ final class LOP_Sidecar_Screen_Settings
         echo '</ul></div>';
     }
 
-    private static function form(array $settings, array $types): void
+    private static function form(array $settings, array $stored, array $types): void
     {
         $labels = self::permission_labels();
         $periods = self::period_labels();
@@ -144,7 +144,9 @@ final class LOP_Sidecar_Screen_Settings
             echo '<p><label for="lop-start-' . esc_attr($key) . '">' . esc_html__('Start vrije inschrijvingen', 'lop-sidecar')
                 . '</label><br><input type="datetime-local" id="lop-start-' . esc_attr($key) . '" name="start[' . esc_attr($type) . ']" value="'
                 . esc_attr(is_string($start) ? substr($start, 0, 16) : '') . '" data-lop-type="' . esc_attr($type) . '"> '
-                . '<span class="lop-muted">' . esc_html__('datum en uur, Belgische tijd; leeg = niet ingesteld', 'lop-sidecar') . '</span>';
+                . '<span class="lop-muted">' . esc_html__('datum en uur, Belgische tijd; leeg = niet ingesteld', 'lop-sidecar') . '</span>'
+                . '<br><span class="lop-settings-stored">' . esc_html(self::stored_start($stored['free_registration_start'][$type] ?? null))
+                . '</span>';
             LOP_Sidecar_Admin::field_messages('free_registration_start.' . $type);
             echo '</p>';
             echo '<table class="widefat striped lop-settings-grid"><thead><tr><th>' . esc_html__('Schoolbeheerders mogen', 'lop-sidecar') . '</th>';
@@ -186,6 +188,16 @@ final class LOP_Sidecar_Screen_Settings
         echo '</p>';
         submit_button(__('Instellingen bewaren', 'lop-sidecar'));
         echo '</form>';
+    }
+
+    /** The stored start as people read it (20/12/2026 09:00), from the sidecar's local wall-clock time. */
+    private static function stored_start(mixed $local): string
+    {
+        if (!is_string($local) || $local === '') {
+            return __('Bewaard: niet ingesteld', 'lop-sidecar');
+        }
+        $time = DateTimeImmutable::createFromFormat('!Y-m-d\\TH:i', substr($local, 0, 16));
+        return sprintf(__('Bewaard: %s', 'lop-sidecar'), $time ? $time->format('d/m/Y H:i') : $local);
     }
 
     private static function field_key(string $type): string
