@@ -17,8 +17,9 @@ PLATFORM_PACKAGES="apache2 libapache2-mod-php php-cli php-mysql php-curl php-xml
 
 # One platform per machine: up.sh and down.sh never interleave (flock), and the e2e session fixture holds
 # SESSION_LOCK for a whole test run, so concurrent test runs take turns.
-RUN_LOCK=/tmp/lop-platform-run.lock
+RUN_LOCK=/tmp/lop-platform-up.lock
 SESSION_LOCK=/tmp/lop-platform-session.lock
+# (fd 9 holds it: up.sh closes it for the daemons it starts — `9>&-` — or they would hold the lock)
 take_run_lock() {
   exec 9>"$RUN_LOCK"
   flock -w 600 9 || die "another up.sh/down.sh has held $RUN_LOCK for 10 minutes"
