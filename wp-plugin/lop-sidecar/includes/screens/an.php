@@ -132,7 +132,7 @@ final class LOP_Sidecar_Screen_AN
                 $names[] = (string) ($row['name'] ?? '');
             }
         }
-        $message = sprintf(__('AN toegevoegd: %1$d, was er al: %2$d.', 'lop-sidecar'), $added, $present);
+        $message = sprintf(__('AN toegevoegd: %1$d keer, was er al: %2$d keer (per school en schooljaar).', 'lop-sidecar'), $added, $present);
         if ($names !== []) {
             $message .= ' ' . sprintf(__('Toegevoegd bij: %s.', 'lop-sidecar'), implode(', ', $names));
         }

@@ -133,7 +133,7 @@ final class LOP_Sidecar_Screen_OV
         if ($pending === null) {
             return;
         }
-        echo '<div class="notice notice-warning lop-ov-confirm" id="lop-ov-confirm"><p><strong>'
+        echo '<div class="notice notice-warning inline lop-ov-confirm" id="lop-ov-confirm"><p><strong>'
             . esc_html(sprintf(__('%s: bevestig het verwijderen', 'lop-sidecar'), (string) ($pending['name'] ?? ''))) . '</strong></p>';
         LOP_Sidecar_Admin::field_messages('remove');
         LOP_Sidecar_Admin::form_open(self::SLUG, 'apply');

@@ -104,7 +104,7 @@ final class LOP_Sidecar_Screen_Settings
         foreach ($posts as $post) {
             echo '<li><a href="' . esc_url((string) ($post['edit_link'] ?? '')) . '">'
                 . esc_html((string) ($post['title'] ?? '') !== '' ? (string) $post['title'] : __('(zonder titel)', 'lop-sidecar'))
-                . '</a> <span class="lop-muted">(' . esc_html((string) ($post['type'] ?? '')) . ')</span>';
+                . '</a> <span class="lop-muted">(' . esc_html(['page' => __('pagina', 'lop-sidecar'), 'post' => __('bericht', 'lop-sidecar')][(string) ($post['type'] ?? '')] ?? (string) ($post['type'] ?? '')) . ')</span>';
             $matches = array_filter((array) ($post['matches'] ?? []), 'is_array');
             if ($matches !== []) {
                 echo '<ul>';
