@@ -60,8 +60,8 @@ function lop_sidecar_import_render(): void
     }
     if ($step === 'errors') {
         $errors = is_array($flash['errors'] ?? null) ? $flash['errors'] : [];
-        echo '<h2>' . esc_html__('2. Fouten in het bestand', 'lop-sidecar') . '</h2>';
         if ($errors !== []) {
+            echo '<h2>' . esc_html__('2. Fouten in het bestand', 'lop-sidecar') . '</h2>';
             echo '<table class="widefat striped lop-import-errors"><thead><tr><th scope="col">'
                 . esc_html__('Rij', 'lop-sidecar') . '</th><th scope="col">' . esc_html__('Kolom', 'lop-sidecar')
                 . '</th><th scope="col">' . esc_html__('Fout', 'lop-sidecar') . '</th></tr></thead><tbody>';
