@@ -129,12 +129,12 @@ apache_running() { [ -f /run/apache2/apache2.pid ] && kill -0 "$(cat /run/apache
 if apache_running && [ -n "${PACKAGES_INSTALLED:-}" ]; then
   as_root apache2ctl restart 9>&-
 elif apache_running; then
-  as_root apache2ctl graceful 9>&- 9>&-
+  as_root apache2ctl graceful 9>&-
 else
   if ss -ltnH 'sport = :80' | grep -q .; then
     die "port 80 is taken by another program ($(ss -ltnpH 'sport = :80' | head -1)): WordPress multisite needs http://lop.test/ on port 80; stop that program and run up.sh again"
   fi
-  as_root apache2ctl start 2> "$STATE/apache-start.log" 9>&- 9>&- || die "apache2 could not start on port 80: $(cat "$STATE/apache-start.log")"
+  as_root apache2ctl start 2> "$STATE/apache-start.log" 9>&- || die "apache2 could not start on port 80: $(cat "$STATE/apache-start.log")"
   touch "$STATE/apache.started"  # down.sh stops it
 fi
 wp_login_answers() { [ "$(curl -s -o /dev/null -w '%{http_code}' -H "Host: $HOST" "http://127.0.0.1/scheldeland-so/wp-login.php")" = 200 ]; }
