@@ -54,6 +54,16 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--no-serve", action="store_true", help="only create the database and print the commands")
     p.add_argument("--no-scheduler", action="store_true", help="do not start a scheduler process beside the API")
 
+    p = sub.add_parser("demo-fill", help="fill existing, empty LOP sites with the demo data",
+                       description="Fill LOP sites of LOP_DATABASE_URL (enabled, without schools) with the demo's "
+                                   "data: the demo catalogue (codes it lacks), rights settings, ten schools per site "
+                                   "with offerings for the current and next school year and a school admin per school "
+                                   "(directie.SITE.N, WordPress users without a password). The same data as "
+                                   "`lop-sidecar demo`, for a network WordPress installed (wp-plugin/dev/up.sh).")
+    p.add_argument("sites", nargs="+", metavar="SITE=LEVEL",
+                   help="a site ID and its level, BaO (primary: BaO and BuBaO schools) or SO (secondary: SO and BuSO), "
+                        "e.g. 2=BaO 3=SO")
+
     p = sub.add_parser("sites", help="list WordPress sites; enable or disable them as LOP sites",
                        description="Which WordPress sites are LOP sites.")
     site_sub = p.add_subparsers(dest="sites_command", required=True, metavar="ACTION")
@@ -246,6 +256,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_demo_fill(args) -> int:
+    from .demo import DemoDataError, fill_lop_sites
+
+    levels = {}
+    for item in args.sites:
+        site, _, level = item.partition("=")
+        if not site.isdigit() or level not in ("BaO", "SO"):
+            print(f"lop-sidecar: {item!r}: expected SITE=BaO or SITE=SO, e.g. 2=BaO", file=sys.stderr)
+            return 2
+        levels[int(site)] = level
+    rt = Runtime.from_config(load_config())
+    try:
+        summary = fill_lop_sites(rt.engine, rt.network, rt.today(), levels)
+    except DemoDataError as exc:
+        print(f"lop-sidecar: {exc}", file=sys.stderr)
+        return 1
+    print(f"filled sites {', '.join(map(str, levels))}: {summary.schools} schools, {summary.offerings} offerings, "
+          f"{summary.schools} school admins (directie.SITE.N)")
+    return 0
+
+
 def cmd_sites(args) -> int:
     rt = Runtime.from_config(load_config())
     if args.sites_command == "enable":
@@ -368,7 +399,7 @@ def cmd_call(args) -> int:
                 switched_from=args.switched_from, data=args.data, output=args.output, files=args.file)
 
 
-_COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "sites": cmd_sites, "call": cmd_call,
+_COMMANDS = {"migrate": cmd_migrate, "serve": cmd_serve, "demo": cmd_demo, "demo-fill": cmd_demo_fill, "sites": cmd_sites, "call": cmd_call,
              "scheduler": cmd_scheduler, "jobs": cmd_jobs, "log": cmd_log}
 
 if __name__ == "__main__":

@@ -119,42 +119,70 @@ def _add_user(conn: Connection, network: Network, login: str, display_name: str,
 
 
 def seed_demo(engine: Engine, network: Network, today: dt.date) -> DemoSummary:
-    """Create a WordPress network with two LOP sites and fill them (on an empty database)."""
+    """Create a WordPress network with two LOP sites and fill them (on an empty database): the SQLite demo."""
     summary = DemoSummary()
-    rng = random.Random(2026)
     with engine.begin() as conn:
         install_network(conn, network, domain="lop.example.org", scheme="https", name="LOP Portaal")
-        add_site(conn, network, 2, domain="lop.example.org", path="/scheldeland-bao/", scheme="https",
-                 name="LOP Scheldeland Basisonderwijs")
-        add_site(conn, network, 3, domain="lop.example.org", path="/scheldeland-so/", scheme="https",
-                 name="LOP Scheldeland Secundair Onderwijs")
+        for site_id, path, name in ((2, "/scheldeland-bao/", "LOP Scheldeland Basisonderwijs"),
+                                    (3, "/scheldeland-so/", "LOP Scheldeland Secundair Onderwijs")):
+            add_site(conn, network, site_id, domain="lop.example.org", path=path, scheme="https", name=name)
     for site_id in (2, 3):
         enable_site(engine, network, site_id, today)
     summary.sites = [(2, "LOP Scheldeland Basisonderwijs", "BaO"), (3, "LOP Scheldeland Secundair Onderwijs", "SO")]
-
-    current = current_school_year(today)
-    years = (current, next_school_year(current))
     with engine.begin() as conn:
         operator = _add_user(conn, network, "netwerkbeheer", "Netwerkbeheerder", {1: "administrator"})
         conn.execute(network.core.sitemeta.insert().values(site_id=1, meta_key="site_admins",
                                                             meta_value=serialize(["netwerkbeheer"])))
         expert_bao = _add_user(conn, network, "an.deskundige", "An Deskundige", {2: "administrator"})
         expert_so = _add_user(conn, network, "bert.deskundige", "Bert Deskundige", {3: "administrator"})
-        summary.users += [(operator, "netwerkbeheer", "operator (super admin)"),
-                          (expert_bao, "an.deskundige", "LOP expert of site 2"),
-                          (expert_so, "bert.deskundige", "LOP expert of site 3")]
+    summary.users += [(operator, "netwerkbeheer", "operator (super admin)"),
+                      (expert_bao, "an.deskundige", "LOP expert of site 2"),
+                      (expert_so, "bert.deskundige", "LOP expert of site 3")]
+    fill_lop_sites(engine, network, today, {2: "BaO", 3: "SO"}, summary)
+    return summary
 
+
+class DemoDataError(ValueError):
+    """The sites cannot take the demo data (not LOP sites, or not empty)."""
+
+
+def fill_lop_sites(engine: Engine, network: Network, today: dt.date, levels: dict[int, str],
+                   summary: DemoSummary | None = None) -> DemoSummary:
+    """Fill existing, enabled and still empty LOP sites with the demo data: the catalogue (the codes it lacks),
+    rights settings, ten schools per site with their offerings for the current and next school year, and a school
+    admin per school (``directie.SITE.N``, a WordPress user without a password). ``levels`` maps a site to
+    ``"BaO"`` (primary: BaO and BuBaO schools) or ``"SO"`` (secondary: SO and BuSO schools). Used by the SQLite
+    demo (``seed_demo``) and by ``lop-sidecar demo-fill`` on a network WordPress installed (``wp-plugin/dev/up.sh``)."""
+    summary = summary or DemoSummary()
+    rng = random.Random(2026)
+    with engine.connect() as conn:
+        for site_id, level in levels.items():
+            if level not in ("BaO", "SO"):
+                raise DemoDataError(f"site {site_id}: level must be BaO or SO, not {level!r}")
+            site = network.get_site(conn, site_id)
+            if site is None or not site.enabled:
+                raise DemoDataError(f"site {site_id} is not a LOP site (lop-sidecar sites enable {site_id})")
+            if conn.execute(site_tables(site.prefix).schools.select().limit(1)).first() is not None:
+                raise DemoDataError(f"site {site_id} has schools already: the demo data goes into empty sites only")
+    current = current_school_year(today)
+    years = (current, next_school_year(current))
+    with engine.begin() as conn:
         catalogue_now = utcnow()
-        conn.execute(network_tables(network.base_prefix).admgr.insert(), catalogue_rows(catalogue_now))
+        admgr = network_tables(network.base_prefix).admgr
+        known = set(conn.execute(admgr.select().with_only_columns(admgr.c.code)).scalars())
+        missing = [row for row in catalogue_rows(catalogue_now) if row["code"] not in known]
+        if missing:
+            conn.execute(admgr.insert(), missing)
 
         settings, summary.free_registration_start = demo_settings(today)
         system = Actor(user_id=0, user_login="", user_role="system", source="cli")
-        for site_id in (2, 3):
+        for site_id in levels:
             save_settings(conn, network.prefix(site_id), site_id, system, settings)
 
         instellingsnummer = 12000
-        for site_id, names, school_types in ((2, BAO_NAMES, ["BaO"] * 8 + ["BuBaO"] * 2),
-                                             (3, SO_NAMES, ["SO"] * 9 + ["BuSO"])):
+        for site_id, level in levels.items():
+            names, school_types = ((BAO_NAMES, ["BaO"] * 8 + ["BuBaO"] * 2) if level == "BaO"
+                                   else (SO_NAMES, ["SO"] * 9 + ["BuSO"]))
             tables = site_tables(network.prefix(site_id))
             actor = system
             for index, (name, school_type) in enumerate(zip(names, school_types, strict=True)):
@@ -184,7 +212,7 @@ def seed_demo(engine: Engine, network: Network, today: dt.date) -> DemoSummary:
                 admin_id = _add_user(conn, network, admin_login, f"Directie {name}", {site_id: "schoolbeheerder"})
                 conn.execute(tables.school_admins.insert().values(
                     school_id=school["id"], user_id=admin_id, created_at=catalogue_now, created_by=None))
-                if summary.school_admin_example is None and site_id == 3:
+                if summary.school_admin_example is None and level == "SO":
                     summary.school_admin_example = (admin_id, site_id, school["id"])
-                    summary.users.append((admin_id, admin_login, f"school admin of school {school['id']} on site 3"))
+                    summary.users.append((admin_id, admin_login, f"school admin of school {school['id']} on site {site_id}"))
     return summary

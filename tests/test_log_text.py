@@ -217,3 +217,14 @@ def test_readable_never_fails_and_never_shows_json(field, value):
     assert shown is None or isinstance(shown, str)
     if field is None and isinstance(value, dict) and value:
         assert shown != text  # the record as words ("capaciteit: 24; …"), never the stored JSON itself
+
+
+def test_log_entries_carry_the_dutch_words_of_the_downloads(client, world, users):
+    offering_id = world.offerings[(world.so_school, world.current, 56201)]
+    path = f"/api/v1/sites/3/schools/{world.so_school}/offerings/{offering_id}"
+    assert client.patch(path, user=users.expert3, json={"indicator_pct": 12.5}).status_code == 200
+    update = entries(client, users.expert3)[0]
+    assert update["text"] == {"role": "LOP-deskundige", "source": "website", "entity": "aanbod", "action": "gewijzigd",
+                              "field": "percentage indicatorleerlingen", "old_value": update["text"]["old_value"],
+                              "new_value": "12,50"}
+    assert update["action"] == "update"  # the codes stay

@@ -73,7 +73,8 @@ def _filter(query) -> LogFilter:
 def entry_json(row) -> dict:
     """One log entry with its codes. ``school.name`` is the school's name now (null once it is deleted);
     ``school_name`` the name when the entry was written (entries from before that was stored: the name now);
-    ``offering`` what the entry was about at the time (null for other entries and for older ones)."""
+    ``offering`` what the entry was about at the time (null for other entries and for older ones); ``text`` the
+    codes and values as the downloads word them (Dutch, for the plugin's Logbestand page)."""
     tz = runtime().config.tz
     occurred = row.occurred_at.replace(tzinfo=dt.UTC)
     return {
@@ -90,6 +91,7 @@ def entry_json(row) -> dict:
         "offering": json.loads(row.offering) if row.offering else None,
         "entity": row.entity, "entity_id": row.entity_id, "action": row.action, "field": row.field,
         "old_value": row.old_value, "new_value": row.new_value, "request_id": row.request_id,
+        "text": {"role": word(ROLES, row.user_role), "source": word(SOURCES, row.source), "entity": word(ENTITIES, row.entity), "action": word(ACTIONS, row.action), "field": word(FIELDS, row.field), "old_value": readable(row.field, row.old_value, tz), "new_value": readable(row.field, row.new_value, tz)},
     }
 
 

@@ -13,7 +13,7 @@ define('WP_HOME', 'http://lop.test');
 define('WP_SITEURL', 'http://lop.test');
 define('AUTH_KEY', 'test'); define('SECURE_AUTH_KEY', 'test'); define('LOGGED_IN_KEY', 'test'); define('NONCE_KEY', 'test');
 define('AUTH_SALT', 'test'); define('SECURE_AUTH_SALT', 'test'); define('LOGGED_IN_SALT', 'test'); define('NONCE_SALT', 'test');
-define('WP_DEBUG', false);
+defined('WP_DEBUG') || define('WP_DEBUG', false);  // a caller may log (wp-plugin/dev/activate_plugin.php)
 define('DISABLE_WP_CRON', true);
 if (getenv('WP_MULTISITE')) {
     define('MULTISITE', true);
