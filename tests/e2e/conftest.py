@@ -56,7 +56,8 @@ def browser(platform):
 @pytest.fixture
 def context(browser):
     """A fresh browser profile (no cookies) per test."""
-    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-BE", base_url=BASE_URL)
+    context = browser.new_context(viewport={"width": 1280, "height": 900}, locale="nl-BE", timezone_id="Europe/Brussels",
+                                  base_url=BASE_URL)
     context.set_default_timeout(20_000)
     yield context
     context.close()

@@ -78,13 +78,23 @@ def login(page, login: str, password: str | None = None, *, site: int | None = N
     if password is None:
         password = ACCOUNTS[login][0]
     path = SITES[site] if site else ACCOUNTS.get(login, ("", "/"))[1]
-    page.goto(f"{BASE_URL}{path}wp-login.php")
-    page.fill("#user_login", login)
-    page.fill("#user_pass", password)
-    with page.expect_navigation():
-        page.click("#wp-submit")
-    if page.locator("#login_error").count():
-        raise AssertionError(f"login of {login} failed: {page.locator('#login_error').inner_text().strip()}")
+    page.goto(f"{BASE_URL}{path}wp-login.php", wait_until="load")
+    for _attempt in range(3):
+        # The login page's own scripts (focus, the show-password toggle) run as it settles and have been seen to
+        # empty the password field just filled: fill, check both values are there, and only then submit.
+        page.fill("#user_login", login)
+        page.fill("#user_pass", password)
+        if page.input_value("#user_login") != login or page.input_value("#user_pass") != password:
+            continue
+        with page.expect_navigation():
+            page.click("#wp-submit")
+        error = page.locator("#login_error")
+        if not error.count():
+            break
+        if "password field is empty" not in error.inner_text():
+            raise AssertionError(f"login of {login} failed: {error.inner_text().strip()}")
+    else:
+        raise AssertionError(f"login of {login}: the form did not keep what was typed")
     page.locator("#wpadminbar").wait_for(state="attached")
 
 

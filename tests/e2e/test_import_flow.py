@@ -7,7 +7,7 @@ import uuid
 
 from openpyxl import load_workbook
 
-from .helpers import ARTIFACTS, login, screenshot, site_url
+from .helpers import login, screenshot, site_url
 
 IMPORT = site_url("wp-admin/admin.php?page=lop-import", site=3)
 STATS = site_url("wp-admin/admin.php?page=lop-extra", site=3)

@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import re
 import uuid
-
-import pytest
 from urllib.parse import parse_qs, unquote, urlparse
 
 from .helpers import login, mails_to, screenshot, site_url
@@ -16,10 +14,6 @@ STATS = site_url("wp-admin/admin.php?page=lop-extra", site=3)
 LINK = re.compile(r"https?://[^\s\"'<>]+wp-login\.php\?action=rp[^\s\"'<>]+")
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "sidecar bug: the invitation links to {site}/wp-login.php?action=rp; on a multisite network WordPress's reset "
-    "form posts to the network's root wp-login.php, whose path does not get the reset cookie set under the "
-    "site's path, so the key is 'invalid' (WordPress itself sends network_site_url('wp-login.php?action=rp…'))"))
 def test_add_invite_set_password_log_in_and_remove(page, context, platform):
     email = f"nieuw.{uuid.uuid4().hex[:8]}@example.org"
     login(page, "bert.deskundige")
