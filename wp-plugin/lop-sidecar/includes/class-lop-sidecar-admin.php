@@ -42,8 +42,7 @@ final class LOP_Sidecar_Admin
         if (!current_user_can(self::CAPABILITY) || self::$screens === []) {
             return;
         }
-        uasort(self::$screens, static fn(array $a, array $b): int => $a['position'] <=> $b['position']);
-        $first = array_key_first(self::$screens);
+        $first = self::first_slug();
         add_menu_page('Extra', 'Extra', self::CAPABILITY, self::MENU_SLUG,
             static fn() => self::render($first), 'dashicons-welcome-learn-more', 3);
         foreach (self::$screens as $slug => $screen) {
@@ -53,9 +52,16 @@ final class LOP_Sidecar_Admin
         }
     }
 
+    /** The screen that opens the Extra menu: the lowest position (the screens sorted, wherever this is asked). */
+    private static function first_slug(): ?string
+    {
+        uasort(self::$screens, static fn(array $a, array $b): int => $a['position'] <=> $b['position']);
+        return array_key_first(self::$screens);
+    }
+
     public static function url(string $slug, array $args = []): string
     {
-        $first = array_key_first(self::$screens);
+        $first = self::first_slug();
         $page = $slug === $first ? self::MENU_SLUG : 'lop-' . $slug;
         return add_query_arg(array_merge(['page' => $page], $args), admin_url('admin.php'));
     }
@@ -244,7 +250,6 @@ final class LOP_Sidecar_Admin
             return false;
         }
         $page = sanitize_key(wp_unslash($_GET['page'] ?? ''));
-        $first = array_key_first(self::$screens);
-        return $page !== '' && $page === ($slug === $first ? self::MENU_SLUG : 'lop-' . $slug);
+        return $page !== '' && $page === ($slug === self::first_slug() ? self::MENU_SLUG : 'lop-' . $slug);
     }
 }
