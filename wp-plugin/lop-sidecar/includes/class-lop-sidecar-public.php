@@ -72,7 +72,7 @@ final class LOP_Sidecar_Public
         $type = sanitize_text_field((string) $attributes['type']);
         $entry = self::table($year === '' ? 'current' : $year, $type);
 
-        $out = '<div class="lop-vp">';
+        $out = '<div class="lop-vp alignwide">';  // a block theme gives it its wide width (a table of many columns)
         if ($entry === null || !is_string($entry['html'] ?? null) || $entry['html'] === '') {
             $message = is_array($entry) && is_string($entry['detail'] ?? null) && $entry['detail'] !== ''
                 && empty($entry['unreachable'])
