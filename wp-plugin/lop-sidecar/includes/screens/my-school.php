@@ -212,7 +212,7 @@ final class LOP_Sidecar_Screen_My_School
         foreach ($labels as $label) {
             echo '<th scope="col">' . esc_html($label) . '</th>';
         }
-        echo '<th scope="col"><span class="screen-reader-text">' . esc_html__('Acties', 'lop-sidecar') . '</span></th></tr></thead><tbody>';
+        echo '</tr></thead><tbody>';
         foreach ($offerings as $offering) {
             $id = (int) ($offering['id'] ?? 0);
             $form = 'lop-offering-' . $id;
@@ -230,6 +230,25 @@ final class LOP_Sidecar_Screen_My_School
                     echo '<p class="lop-field-error" role="alert">' . esc_html((string) $message) . '</p>';
                 }
             }
+            echo '<div class="lop-actions">';
+            if ($editable !== []) {
+                self::form_open('save', $context + ['offering' => $id, 'etag' => (string) ($offering['etag'] ?? '')], ['id' => $form]);
+                echo '<input type="hidden" name="name" value="' . esc_attr((string) ($offering['name'] ?? '')) . '">';
+                foreach ($editable as $field) {
+                    echo '<input type="hidden" name="orig[' . esc_attr($field) . ']" value="' . esc_attr(self::original($field, $offering[$field] ?? null)) . '">';
+                }
+                echo '<button type="submit" class="button button-primary">' . esc_html__('Opslaan', 'lop-sidecar') . '</button></form>';
+            }
+            if (!empty($offering['removable'])) {
+                self::form_open('remove', $context + ['offering' => $id, 'etag' => (string) ($offering['etag'] ?? '')], [
+                    'class' => 'lop-remove',
+                    'data-lop-confirm' => sprintf(__('Opleiding "%s" verwijderen uit het aanbod van dit schooljaar?', 'lop-sidecar'),
+                        (string) ($offering['name'] ?? '')),
+                ]);
+                echo '<input type="hidden" name="name" value="' . esc_attr((string) ($offering['name'] ?? '')) . '">';
+                echo '<button type="submit" class="button-link lop-remove-button">' . esc_html__('Verwijderen', 'lop-sidecar') . '</button></form>';
+            }
+            echo '</div>';
             echo '</th>';
             foreach ($labels as $field => $label) {
                 $can = in_array($field, $editable, true);
@@ -253,25 +272,7 @@ final class LOP_Sidecar_Screen_My_School
                 }
                 echo '</td>';
             }
-            echo '<td class="lop-actions">';
-            if ($editable !== []) {
-                self::form_open('save', $context + ['offering' => $id, 'etag' => (string) ($offering['etag'] ?? '')], ['id' => $form]);
-                echo '<input type="hidden" name="name" value="' . esc_attr((string) ($offering['name'] ?? '')) . '">';
-                foreach ($editable as $field) {
-                    echo '<input type="hidden" name="orig[' . esc_attr($field) . ']" value="' . esc_attr(self::original($field, $offering[$field] ?? null)) . '">';
-                }
-                echo '<button type="submit" class="button button-primary">' . esc_html__('Opslaan', 'lop-sidecar') . '</button></form>';
-            }
-            if (!empty($offering['removable'])) {
-                self::form_open('remove', $context + ['offering' => $id, 'etag' => (string) ($offering['etag'] ?? '')], [
-                    'class' => 'lop-remove',
-                    'data-lop-confirm' => sprintf(__('Opleiding "%s" verwijderen uit het aanbod van dit schooljaar?', 'lop-sidecar'),
-                        (string) ($offering['name'] ?? '')),
-                ]);
-                echo '<input type="hidden" name="name" value="' . esc_attr((string) ($offering['name'] ?? '')) . '">';
-                echo '<button type="submit" class="button-link lop-remove-button">' . esc_html__('Verwijderen', 'lop-sidecar') . '</button></form>';
-            }
-            echo '</td></tr>';
+            echo '</tr>';
         }
         echo '</tbody></table></div>';
     }
