@@ -237,10 +237,13 @@ final class LOP_Sidecar_Public
                 __('Voor schooljaar %s zijn nog geen vrije plaatsen gepubliceerd.', 'lop-sidecar'), $school_year)) . '</p>';
         }
 
-        $html = '<div class="lop-vp-scroll" role="region" tabindex="0" aria-labelledby="' . esc_attr($caption_id) . '">';
-        $html .= '<table class="lop-vp-table"><caption id="' . esc_attr($caption_id) . '">' . esc_html(sprintf(
-            /* translators: %s: 2026-2027 */
-            __('Vrije plaatsen schooljaar %s', 'lop-sidecar'), $school_year)) . '</caption>';
+        /* translators: %s: 2026-2027 */
+        $title = sprintf(__('Vrije plaatsen schooljaar %s', 'lop-sidecar'), $school_year);
+        // The title people see stays put above the sideways-scrolling table; screen readers get it as the caption.
+        $html = '<p class="lop-vp-title" aria-hidden="true">' . esc_html($title) . '</p>';
+        $html .= '<div class="lop-vp-scroll" role="region" tabindex="0" aria-labelledby="' . esc_attr($caption_id) . '">';
+        $html .= '<table class="lop-vp-table"><caption id="' . esc_attr($caption_id) . '" class="lop-vp-sr">'
+            . esc_html($title) . '</caption>';
         $html .= '<thead><tr><th scope="col" class="lop-vp-school">' . esc_html__('School', 'lop-sidecar') . '</th>';
         foreach ($codes as $code) {
             $name = is_array($programmes[$code] ?? null) && is_string($programmes[$code]['name'] ?? null)
