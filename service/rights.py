@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import Connection
 
-from rules.rights import FIELD_PERMISSIONS, Evaluation, RightsSettings, evaluate
+from rules.rights import FIELD_PERMISSIONS, PERMISSIONS, Evaluation, RightsSettings, evaluate
 from rules.roles import MANAGERS, Role
 from rules.wording import FIELD_NAMES, field_list, moment, refusal
 from wp_bridge.schools import linked_school_ids
@@ -19,6 +19,10 @@ from wp_bridge.tables import SiteTables
 from .errors import ApiError
 
 BRUSSELS = ZoneInfo("Europe/Brussels")
+
+
+def iso_utc(instant: dt.datetime | None) -> str | None:
+    return instant.astimezone(dt.timezone.utc).isoformat().replace("+00:00", "Z") if instant else None
 
 
 @dataclass(frozen=True)
@@ -52,6 +56,29 @@ class Rights:
     def editable_fields(self, school_id: int, year: str, rights_type: str) -> list[str]:
         permissions = self.evaluate(school_id, year, rights_type).permissions
         return [name for name, permission in FIELD_PERMISSIONS.items() if permission in permissions]
+
+    def outlook(self, school_id: int, year: str, rights_type: str) -> dict:
+        """What the caller may do on an offering now, and when that changes by itself: ``editable`` (fields
+        now), ``removable``, ``changes_at`` (ISO UTC or None) and ``editable_after`` (the fields editable from
+        that moment; None without one)."""
+        now = self.evaluate(school_id, year, rights_type)
+        after = None
+        if now.changes_at is not None:
+            later = evaluate(self.role, school_id in self.linked, year, rights_type, self.settings, now.changes_at)
+            after = [name for name, permission in FIELD_PERMISSIONS.items() if permission in later.permissions]
+        return {
+            "editable": [name for name, permission in FIELD_PERMISSIONS.items() if permission in now.permissions],
+            "removable": "remove_offering" in now.permissions,
+            "changes_at": iso_utc(now.changes_at),
+            "editable_after": after,
+        }
+
+    def type_outlook(self, school_id: int, year: str, rights_type: str) -> dict:
+        """Per rights type: the period, the permissions now (in the settings' order) and ``changes_at``."""
+        evaluation = self.evaluate(school_id, year, rights_type)
+        return {"period": evaluation.period,
+                "permissions": [p for p in PERMISSIONS if p in evaluation.permissions],
+                "changes_at": iso_utc(evaluation.changes_at)}
 
     def require_fields(self, school_id: int, year: str, rights_type: str, fields) -> None:
         allowed = set(self.editable_fields(school_id, year, rights_type))

@@ -350,3 +350,30 @@ def test_free_places_type_filter(client, world):
 
 def test_users_without_a_role_cannot_read_the_table(client, world, users):
     assert client.get("/api/v1/sites/2/free-places", user=users.nobody).status_code == 403
+
+
+def test_offerings_list_names_etag_and_when_the_rights_change(client, world, users):
+    put_settings(client, users.expert3, SO="2099-03-01T09:00", _1A_1B="2000-01-01T09:00")
+    base = f"/api/v1/sites/3/schools/{world.so_school}/offerings"
+    listed = client.get(base + "?year=next", user=world.so_admin).json
+    by_code = {o["admgr_code"]: o for o in listed["offerings"]}
+    so, first_year = by_code[56201], by_code[55001]
+    # before the SO start: next_before, changing to next_after at the start
+    assert so["editable"] == ["capacity", "free_places"] and so["removable"] is True
+    assert so["changes_at"] == "2099-03-01T08:00:00Z" and so["editable_after"] == ["free_places", "extra_info"]
+    # 1A/1B is past its start: nothing changes by itself any more
+    assert first_year["editable"] == ["free_places", "extra_info"] and first_year["removable"] is False
+    assert first_year["changes_at"] is None and first_year["editable_after"] is None
+    assert listed["rights"]["SO"] == {"period": "next_before", "changes_at": "2099-03-01T08:00:00Z",
+                                      "permissions": ["edit_capacity", "edit_free_places", "add_offering", "remove_offering"]}
+    assert listed["rights"]["1A/1B"]["period"] == "next_after"
+    # the row's etag is the single offering's ETag, and works as If-Match
+    single = client.get(f"{base}/{so['id']}", user=world.so_admin)
+    assert single.headers["ETag"] == so["etag"] == single.json["etag"]
+    saved = client.patch(f"{base}/{so['id']}", user=world.so_admin, json={"free_places": 2}, headers={"If-Match": so["etag"]})
+    assert saved.status_code == 200 and saved.json["etag"] == saved.headers["ETag"] != so["etag"]
+    # the current year has one set of rights: no change by itself; managers never have one either
+    current = client.get(base + "?year=current", user=world.so_admin).json["offerings"][0]
+    assert (current["changes_at"], current["editable_after"]) == (None, None)
+    expert = client.get(base + "?year=next", user=users.expert3).json["offerings"][0]
+    assert expert["changes_at"] is None and expert["removable"] is True and len(expert["editable"]) == 7

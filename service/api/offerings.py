@@ -9,6 +9,7 @@ from marshmallow import Schema, fields
 
 from rules.ids import is_id
 from rules.offerings import EDITABLE_FIELDS
+from rules.rights import types_of_school
 from rules.roles import MANAGERS, Role
 from rules.school_year import resolve_year
 from wp_bridge.offerings import (
@@ -58,6 +59,13 @@ class OfferingSchema(OfferingValuesSchema):
     stage = fields.String(allow_none=True, metadata={"description": "the catalogue's stage: kleuter, lager, secundair or null"})
     version = fields.Integer()
     editable = fields.List(fields.String(), metadata={"description": "fields the caller may change now"})
+    removable = fields.Boolean(metadata={"description": "the caller may remove this offering now"})
+    changes_at = fields.String(allow_none=True, metadata={
+        "description": "ISO UTC instant when the caller's rights on this offering change by themselves (the type's "
+                       "free-registration start), or null"})
+    editable_after = fields.List(fields.String(), allow_none=True, metadata={
+        "description": "the fields editable from changes_at on; null without changes_at"})
+    etag = fields.String(metadata={"description": "the strong ETag of this version, for If-Match"})
 
 
 class OfferingCreateSchema(OfferingValuesSchema):
@@ -70,6 +78,8 @@ class OfferingListSchema(Schema):
     year = fields.String()
     school_year = fields.String()
     offerings = fields.List(fields.Nested(OfferingSchema))
+    rights = fields.Dict(metadata={"description": "per rights type of the school: period, permissions now "
+                                                  "(add_offering …), changes_at — as GET …/rights"})
 
 
 class YearQuerySchema(Schema):
@@ -88,7 +98,9 @@ def _visible_school(access, rights: Rights, school_id: int) -> dict:
 
 
 def _with_editable(offering: dict, rights: Rights, year: str) -> dict:
-    return {**offering, "editable": rights.editable_fields(offering["school_id"], year, offering["type"])}
+    """The offering with what the caller may do on it now and when that changes (``Rights.outlook``), and its
+    ETag (the value the single-offering response sends as the header)."""
+    return {**offering, **rights.outlook(offering["school_id"], year, offering["type"]), "etag": _etag(offering)}
 
 
 def _etag(offering: dict) -> str:
@@ -129,7 +141,8 @@ class Offerings(MethodView):
         school = _visible_school(access, rights, school_id)
         rows = school_offerings(db(), access.tables, runtime().network_tables, school_id, label, school["type"])
         return {"school_id": school_id, "year": year, "school_year": label,
-                "offerings": [_with_editable(row, rights, year) for row in rows]}
+                "offerings": [_with_editable(row, rights, year) for row in rows],
+                "rights": {t: rights.type_outlook(school_id, year, t) for t in types_of_school(school["type"])}}
 
     @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
     @blp.doc(requestBody={"required": True, "content": {"application/json": {"schema": OfferingCreateSchema}}})

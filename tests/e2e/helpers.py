@@ -7,9 +7,12 @@ Every wait here waits for something (a page element, a file, a log line) up to a
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import re
+import signal
+import subprocess
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,3 +157,48 @@ def plugin_problems(since: int) -> list[str]:
     starts = [m.start() for m in LOG_ENTRY_START.finditer(text)] or [0]
     entries = [text[a:b].strip() for a, b in zip(starts, starts[1:] + [len(text)])]
     return [e for e in entries if PHP_PROBLEM.search(e) and any(p in e for p in PLUGIN_PATHS)]
+
+
+def _sidecar_process() -> tuple[int, list[str], dict[str, str], str]:
+    """The running sidecar of up.sh (serve.pid): its pid, command line, environment and working directory."""
+    pid = int((STATE / "serve.pid").read_text().strip())
+    proc = Path(f"/proc/{pid}")
+    cmdline = [part.decode() for part in (proc / "cmdline").read_bytes().split(b"\0") if part]
+    if "service.cli" not in cmdline or "serve" not in cmdline:
+        raise AssertionError(f"serve.pid names {pid}, which is not the sidecar: {cmdline}")
+    environ = dict(item.decode().split("=", 1) for item in (proc / "environ").read_bytes().split(b"\0") if b"=" in item)
+    return pid, cmdline, environ, os.readlink(proc / "cwd")
+
+
+def _sidecar_health(url: str) -> bool:
+    try:
+        return requests.get(url + "/api/v1/health", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+@contextlib.contextmanager
+def sidecar_stopped(platform: Platform, timeout: float = 60.0):
+    """Stops the platform's sidecar (serve; its scheduler keeps running) and starts it again afterwards, with the
+    same command line, environment and directory as up.sh gave it, logging to serve.log as before."""
+    pid, cmdline, environ, cwd = _sidecar_process()
+    os.killpg(pid, signal.SIGTERM)  # up.sh starts it with setsid: the group is gunicorn's master and workers
+    deadline = time.monotonic() + timeout
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    while _sidecar_health(platform.sidecar_url):
+        if time.monotonic() > deadline:
+            raise AssertionError("the sidecar still answers after it was stopped")
+        time.sleep(0.1)
+    try:
+        yield
+    finally:
+        with open(STATE / "serve.log", "ab") as log:
+            started = subprocess.Popen(cmdline, cwd=cwd, env=environ, stdout=log, stderr=subprocess.STDOUT,
+                                       stdin=subprocess.DEVNULL, start_new_session=True)
+        (STATE / "serve.pid").write_text(f"{started.pid}\n")
+        deadline = time.monotonic() + timeout
+        while not _sidecar_health(platform.sidecar_url):
+            if started.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError(f"the sidecar did not come back (exit {started.poll()}); see {STATE / 'serve.log'}")
+            time.sleep(0.2)

@@ -21,6 +21,8 @@ require_once __DIR__ . '/includes/class-lop-sidecar-signer.php';
 require_once __DIR__ . '/includes/class-lop-sidecar-client.php';
 require_once __DIR__ . '/includes/class-lop-sidecar-admin.php';
 require_once __DIR__ . '/includes/class-lop-sidecar-wordpress.php';
+require_once __DIR__ . '/includes/class-lop-sidecar-public.php';
+require_once __DIR__ . '/includes/class-lop-sidecar-switch.php';
 foreach (glob(__DIR__ . '/includes/screens/*.php') ?: [] as $lop_sidecar_screen) {
     require_once $lop_sidecar_screen;
 }

@@ -96,7 +96,10 @@ final class LOP_Sidecar_Client
     }
 
     /**
-     * A page call: JSON in and out, 3 s at most. Never throws; an unreachable or slow sidecar is a response
+     * A page call: JSON in and out, 3 s at most. Options: `body` + `content_type` (a raw body), `timeout`,
+     * `headers` (extra request headers such as If-Match).
+     *
+     * Never throws; an unreachable or slow sidecar is a response
      * with `unreachable` set, so the page still renders.
      *
      * @param array<string, scalar|null> $query
@@ -117,6 +120,9 @@ final class LOP_Sidecar_Client
         $headers['Accept'] = 'application/json, application/problem+json';
         if ($content_type !== null) {
             $headers['Content-Type'] = $content_type;
+        }
+        foreach ((array) ($options['headers'] ?? []) as $name => $value) {  // e.g. If-Match (not signed)
+            $headers[(string) $name] = (string) $value;
         }
         $response = wp_remote_request($url, [
             'method' => strtoupper($method),

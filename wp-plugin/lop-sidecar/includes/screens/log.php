@@ -91,16 +91,20 @@ function lop_sidecar_log_row(array $entry): void
     $offering = is_array($entry['offering'] ?? null) ? $entry['offering'] : null;
     echo '<tr>';
     echo '<td class="lop-nowrap">' . esc_html(LOP_Sidecar_WordPress::local_time_seconds((string) ($entry['occurred_at'] ?? ''))) . '</td>';
-    echo '<td class="lop-log-who">' . esc_html($who);
+    // While switched the entry names both: the real person and the account used ("An De Smet (als Jan Peeters)").
+    $from = is_array($entry['switched_from'] ?? null) ? $entry['switched_from'] : null;
+    echo '<td class="lop-log-who">';
+    if ($from !== null) {
+        $real = (string) ($from['display_name'] ?? '') !== '' ? (string) $from['display_name'] : (string) ($from['login'] ?? '');
+        echo '<span class="lop-log-switched">' . esc_html(sprintf(__('%1$s (als %2$s)', 'lop-sidecar'), $real, $who)) . '</span>';
+    } else {
+        echo esc_html($who);
+    }
     if ((string) ($user['login'] ?? '') !== '' && $user['login'] !== $who) {
         echo '<br><span class="lop-muted">' . esc_html((string) $user['login']) . '</span>';
     }
     if (($text['role'] ?? '') !== '') {
         echo '<br><span class="lop-muted">' . esc_html((string) $text['role']) . '</span>';
-    }
-    if (is_array($entry['switched_from'] ?? null)) {
-        $via = (string) ($entry['switched_from']['display_name'] ?? $entry['switched_from']['login'] ?? '');
-        echo '<br><span class="lop-muted">' . esc_html(sprintf(__('via account van %s', 'lop-sidecar'), $via)) . '</span>';
     }
     echo '</td>';
     echo '<td>' . esc_html((string) ($entry['school_name'] ?? '')) . '</td>';

@@ -107,7 +107,13 @@ function lop_sidecar_school_stats_admin(int $school_id, string $school_name, arr
     echo '<input type="hidden" name="email" value="' . esc_attr($email) . '">';
     echo '<input type="hidden" name="school_name" value="' . esc_attr($school_name) . '">';
     echo '<button type="submit" class="button-link button-link-delete">' . esc_html__('verwijderen', 'lop-sidecar') . '</button>';
-    echo '</form></li>';
+    echo '</form>';
+    if (empty($admin['role_missing']) && (int) ($admin['user_id'] ?? 0) > 0) {
+        // Switching (includes/class-lop-sidecar-switch.php): WordPress and the sidecar both check the target.
+        LOP_Sidecar_Switch::switch_form((int) $admin['user_id'], __('Bekijk als deze schoolbeheerder', 'lop-sidecar'),
+            LOP_Sidecar_Admin::url('school-stats'));
+    }
+    echo '</li>';
 }
 
 function lop_sidecar_school_stats_add_dialog(int $school_id, string $school_name, bool $open): void

@@ -59,6 +59,13 @@ final class LOP_Sidecar_Screen_Settings
 
     public static function render(): void
     {
+        if (sanitize_key(wp_unslash($_GET['lop_view'] ?? '')) === 'rechten') {
+            self::rights_preview();
+            return;
+        }
+        echo '<p class="lop-rights-preview-link"><a class="button" href="' . esc_url(LOP_Sidecar_Admin::url(self::SLUG, ['lop_view' => 'rechten']))
+            . '">' . esc_html__('Rechten bekijken als…', 'lop-sidecar') . '</a> <span class="lop-muted">'
+            . esc_html__('wat een schoolbeheerder op een gekozen moment mag wijzigen', 'lop-sidecar') . '</span></p>';
         $response = LOP_Sidecar_Client::get(LOP_Sidecar_Admin::site_path('/settings'));
         if (!$response->ok()) {
             LOP_Sidecar_Admin::problem($response);
@@ -72,6 +79,120 @@ final class LOP_Sidecar_Screen_Settings
         $flash = LOP_Sidecar_Admin::flash();
         $shown = is_array($flash['settings_submitted'] ?? null) ? $flash['settings_submitted'] : $stored;
         self::form($shown, $stored, self::types($stored));
+    }
+
+    /**
+     * "Rechten bekijken als…": a chosen school admin's rights on one of their schools, for a year, at a chosen
+     * moment (GET …/rights?as_user=&at=), without switching. Two sidecar calls: School stats (the school admins
+     * and their schools) and the rights, once chosen. A GET form: it changes nothing.
+     */
+    private static function rights_preview(): void
+    {
+        $choice = sanitize_text_field(wp_unslash($_GET['as'] ?? ''));
+        $year = sanitize_key(wp_unslash($_GET['year'] ?? 'current'));
+        $at = sanitize_text_field(wp_unslash($_GET['at'] ?? ''));
+        echo '<p><a href="' . esc_url(LOP_Sidecar_Admin::url(self::SLUG)) . '">&larr; '
+            . esc_html__('Terug naar de instellingen', 'lop-sidecar') . '</a></p>';
+        echo '<h2>' . esc_html__('Rechten bekijken als…', 'lop-sidecar') . '</h2>';
+        $stats = LOP_Sidecar_Client::get(LOP_Sidecar_Admin::site_path('/school-stats'));
+        if (!$stats->ok()) {
+            LOP_Sidecar_Admin::problem($stats);
+            return;
+        }
+        $options = [];
+        foreach ((array) ($stats->json['schools'] ?? []) as $school) {
+            foreach (is_array($school) ? (array) ($school['admins'] ?? []) : [] as $admin) {
+                if (!is_array($admin) || (int) ($admin['user_id'] ?? 0) <= 0) {
+                    continue;
+                }
+                $name = (string) ($admin['display_name'] ?? '') !== '' ? (string) $admin['display_name'] : (string) ($admin['email'] ?? '');
+                $options[(int) $admin['user_id'] . ':' . (int) ($school['id'] ?? 0)] =
+                    sprintf('%s (%s) – %s', $name, (string) ($admin['email'] ?? ''), (string) ($school['name'] ?? ''));
+            }
+        }
+        if ($options === []) {
+            echo '<p>' . esc_html__('Deze LOP-site heeft nog geen schoolbeheerders.', 'lop-sidecar') . '</p>';
+            return;
+        }
+        echo '<form method="get" action="' . esc_url(admin_url('admin.php')) . '" class="lop-rights-preview-form">';
+        echo '<input type="hidden" name="page" value="' . esc_attr('lop-' . self::SLUG) . '">';
+        echo '<input type="hidden" name="lop_view" value="rechten">';
+        echo '<p><label for="lop-preview-as">' . esc_html__('Schoolbeheerder en school', 'lop-sidecar') . '</label><br>';
+        echo '<select name="as" id="lop-preview-as" required><option value="">' . esc_html__('— kies —', 'lop-sidecar') . '</option>';
+        foreach ($options as $value => $label) {
+            echo '<option value="' . esc_attr($value) . '"' . selected($choice, $value, false) . '>' . esc_html($label) . '</option>';
+        }
+        echo '</select></p>';
+        echo '<p><label for="lop-preview-year">' . esc_html__('Schooljaar', 'lop-sidecar') . '</label><br>';
+        echo '<select name="year" id="lop-preview-year">';
+        foreach (['current' => __('lopend schooljaar', 'lop-sidecar'), 'next' => __('volgend schooljaar', 'lop-sidecar')] as $value => $label) {
+            echo '<option value="' . esc_attr($value) . '"' . selected($year, $value, false) . '>' . esc_html($label) . '</option>';
+        }
+        echo '</select></p>';
+        echo '<p><label for="lop-preview-at">' . esc_html__('Moment', 'lop-sidecar') . '</label><br>';
+        echo '<input type="datetime-local" name="at" id="lop-preview-at" value="' . esc_attr($at) . '"> <span class="lop-muted">'
+            . esc_html__('Belgische tijd; leeg = nu', 'lop-sidecar') . '</span></p>';
+        echo '<p><button type="submit" class="button button-primary">' . esc_html__('Rechten tonen', 'lop-sidecar') . '</button></p>';
+        echo '</form>';
+        if (!preg_match('/^(\d+):(\d+)$/', $choice, $m)) {
+            return;
+        }
+        $response = LOP_Sidecar_Client::get(LOP_Sidecar_Admin::site_path('/rights'),
+            ['school' => (int) $m[2], 'year' => $year, 'as_user' => (int) $m[1], 'at' => self::instant($at)]);
+        if (!$response->ok()) {
+            LOP_Sidecar_Admin::problem($response);
+            foreach ($response->field_errors() as $messages) {
+                foreach ($messages as $message) {
+                    echo '<p class="lop-field-error" role="alert">' . esc_html($message) . '</p>';
+                }
+            }
+            return;
+        }
+        self::rights_result((array) $response->json, $at);
+    }
+
+    /** The moment as typed (Brussels wall-clock time) as an ISO instant with its offset; empty = now (null). */
+    private static function instant(string $local): ?string
+    {
+        if ($local === '') {
+            return null;
+        }
+        $time = DateTimeImmutable::createFromFormat('!Y-m-d\TH:i', substr($local, 0, 16), new DateTimeZone('Europe/Brussels'));
+        return $time ? $time->format('Y-m-d\TH:i:sP') : $local;  // unreadable: the sidecar says why
+    }
+
+    private static function rights_result(array $result, string $at): void
+    {
+        $labels = self::permission_labels();
+        $periods = self::period_labels();
+        $user = (array) ($result['user'] ?? []);
+        $school = (array) ($result['school'] ?? []);
+        $moment = $at === '' ? __('nu', 'lop-sidecar') : sprintf(__('op %s', 'lop-sidecar'),
+            ($t = DateTimeImmutable::createFromFormat('!Y-m-d\TH:i', substr($at, 0, 16))) ? $t->format('d/m/Y H:i') : $at);
+        echo '<div class="lop-rights-result">';
+        echo '<h3>' . esc_html(sprintf(__('%1$s mag %2$s voor %3$s, schooljaar %4$s:', 'lop-sidecar'),
+            (string) ($user['display_name'] ?? $user['login'] ?? ''), $moment, (string) ($school['name'] ?? ''),
+            (string) ($result['school_year'] ?? ''))) . '</h3>';
+        echo '<table class="widefat striped lop-rights-table"><thead><tr>';
+        foreach ([__('Type', 'lop-sidecar'), __('Periode', 'lop-sidecar'), __('Mag', 'lop-sidecar'),
+                     __('Wijzigt vanzelf op', 'lop-sidecar')] as $heading) {
+            echo '<th scope="col">' . esc_html($heading) . '</th>';
+        }
+        echo '</tr></thead><tbody>';
+        foreach ((array) ($result['types'] ?? []) as $type => $evaluation) {
+            $evaluation = (array) $evaluation;
+            $granted = array_map(static fn($code): string => (string) ($labels[$code] ?? $code),
+                array_filter((array) ($evaluation['permissions'] ?? []), 'is_string'));
+            echo '<tr data-type="' . esc_attr((string) $type) . '"><th scope="row">' . esc_html((string) $type) . '</th>';
+            echo '<td>' . esc_html((string) ($periods[$evaluation['period'] ?? ''] ?? ($evaluation['period'] ?? ''))) . '</td>';
+            echo '<td class="lop-rights-granted">' . ($granted === []
+                    ? '<span class="lop-red">' . esc_html__('niets wijzigen', 'lop-sidecar') . '</span>'
+                    : '<ul class="lop-rights-list">' . implode('', array_map(static fn(string $label): string =>
+                        '<li class="lop-green">' . esc_html($label) . '</li>', $granted)) . '</ul>') . '</td>';
+            echo '<td>' . esc_html(LOP_Sidecar_Admin::local_time(is_string($evaluation['changes_at'] ?? null) ? $evaluation['changes_at'] : null)) . '</td>';
+            echo '</tr>';
+        }
+        echo '</tbody></table></div>';
     }
 
     private static function review_banner(array $settings): void
