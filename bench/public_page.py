@@ -7,29 +7,25 @@ not in CI): ``python -m bench.public_page [--requests 300] [--seconds 60] [--cli
 2. 16 concurrent clients on the table page for 60 s: the requests the sidecar received for the table (its access
    log, serve.log; target ≤ one per 30 s).
 
-The platform must be up (``LOP_E2E_KEEP_UP=1`` after an e2e run, or up.sh); the bench holds the e2e session lock
-while it runs, so no test run reuses or restarts the platform under it. It makes the two pages (REST API, as the
+The bench holds the platform's lock while it runs (bench/_platform.py: an e2e run waits, and the platform is
+started when it does not answer). It makes the two pages (REST API, as the
 operator) when they are missing. Other work on the machine adds to the processes it reads: run it on a quiet one.
 """
 
 from __future__ import annotations
 
 import argparse
-import fcntl
-import os
 import re
 import threading
 import time
-from pathlib import Path
 
 import requests
 import urllib3.util.connection
 
-STATE = Path(os.environ.get("LOP_PLATFORM_STATE", "/tmp/lop-platform"))
-SESSION_LOCK = "/tmp/lop-platform-session.lock"
+from bench._platform import STATE, cpu_used, platform, server_cpu
+
 BASE = "http://lop.test/scheldeland-so/"
 TABLE_SLUG, PLAIN_SLUG = "vrije-plaatsen", "vrije-plaatsen-zonder-tabel"
-TICKS = os.sysconf("SC_CLK_TCK")
 FRESH_SECONDS = 30  # LOP_Sidecar_Public::FRESH_SECONDS
 
 _create_connection = urllib3.util.connection.create_connection
@@ -67,48 +63,15 @@ def ensure_pages(session: requests.Session) -> dict[str, str]:
     return urls
 
 
-def server_pids() -> list[int]:
-    """apache2 (its PHP runs in the workers), MariaDB, and the sidecar's process group (gunicorn's master and
-    workers; serve.pid)."""
-    sidecar_group = int((STATE / "serve.pid").read_text().strip())
-    pids = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = (entry / "stat").read_text()
-        except OSError:
-            continue
-        name = stat[stat.index("(") + 1:stat.rindex(")")]
-        fields = stat[stat.rindex(")") + 2:].split()
-        if name in ("apache2", "mariadbd", "mysqld") or int(fields[2]) == sidecar_group:  # fields[2]: pgrp
-            pids.append(int(entry.name))
-    return pids
-
-
-def cpu_seconds(pids: list[int]) -> dict[int, float]:
-    out = {}
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        out[pid] = (int(fields[11]) + int(fields[12])) / TICKS  # utime, stime
-    return out
-
-
 def cpu_per_view(url: str, count: int, marker: str | None) -> float:
     session = requests.Session()
-    pids = server_pids()
-    before = cpu_seconds(pids)
+    before = server_cpu()
     for _ in range(count):
         response = session.get(url, timeout=30)
         response.raise_for_status()
         if marker is not None:
             assert marker in response.text, "the page lacks the table"
-    after = cpu_seconds(server_pids())
-    used = sum(after[pid] - before.get(pid, 0.0) for pid in after)
-    return used / count
+    return cpu_used(before) / count
 
 
 def sidecar_table_requests(since: int) -> int:
@@ -125,9 +88,11 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=16)
     args = parser.parse_args()
 
-    lock = open(SESSION_LOCK, "w")
-    print(f"waiting for {SESSION_LOCK} (an e2e run holds it while it runs) …", flush=True)
-    fcntl.flock(lock, fcntl.LOCK_EX)
+    with platform():  # the platform to ourselves (an e2e run waits), started when it does not answer
+        measure(args)
+
+
+def measure(args) -> None:
     urls = ensure_pages(requests.Session())
     table_url, plain_url = urls[TABLE_SLUG], urls[PLAIN_SLUG]
     print(f"table page {table_url}\nplain page {plain_url}")
@@ -169,7 +134,6 @@ def main() -> None:
     print(f"{args.clients} clients for {args.seconds:.0f} s: {sum(counts)} pages with the table"
           f" ({sum(counts) / args.seconds:.1f}/s), {sum(errors)} failed; the sidecar received {received} requests for"
           f" the table (target ≤ {allowed}: one per {FRESH_SECONDS} s)")
-    lock.close()
 
 
 if __name__ == "__main__":

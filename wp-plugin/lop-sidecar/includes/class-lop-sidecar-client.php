@@ -97,7 +97,8 @@ final class LOP_Sidecar_Client
 
     /**
      * A page call: JSON in and out, 3 s at most. Options: `body` + `content_type` (a raw body), `timeout`,
-     * `headers` (extra request headers such as If-Match).
+     * `headers` (extra request headers such as If-Match or If-None-Match), `as_site` (signed as user 0, the
+     * site itself, whoever is logged in: the public table).
      *
      * Never throws; an unreachable or slow sidecar is a response
      * with `unreachable` set, so the page still renders.
@@ -114,7 +115,7 @@ final class LOP_Sidecar_Client
         $body = $options['body'] ?? ($json === null ? '' : (string) wp_json_encode($json));
         $content_type = $options['content_type'] ?? ($json === null ? null : 'application/json');
         [$url, $signed_path] = self::target($path, $query);
-        [$user, $switched_from] = self::who();
+        [$user, $switched_from] = empty($options['as_site']) ? self::who() : [0, null];
         $headers = LOP_Sidecar_Signer::headers((string) constant('LOP_SIDECAR_SECRET'), $method, $signed_path,
             $user, $switched_from, $body);
         $headers['Accept'] = 'application/json, application/problem+json';

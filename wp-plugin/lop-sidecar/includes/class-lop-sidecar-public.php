@@ -161,26 +161,9 @@ final class LOP_Sidecar_Public
     /** GET …/free-places signed as user 0 (the site itself, whoever is logged in), If-None-Match, 1 s. */
     private static function fetch(string $year, string $type, string $etag): LOP_Sidecar_Response
     {
-        if (!LOP_Sidecar_Client::configured()) {
-            return new LOP_Sidecar_Response(0, null, [], true);
-        }
-        $query = array_filter(['year' => $year, 'type' => $type], static fn(string $value): bool => $value !== '');
-        $path = '/api/v1/sites/' . get_current_blog_id() . '/free-places?' . http_build_query($query, '', '&', PHP_QUERY_RFC3986);
-        $base = rtrim((string) constant('LOP_SIDECAR_URL'), '/');
-        $signed_path = (string) (wp_parse_url($base, PHP_URL_PATH) ?? '') . $path;
-        $headers = LOP_Sidecar_Signer::headers((string) constant('LOP_SIDECAR_SECRET'), 'GET', $signed_path, 0, null, '');
-        $headers['Accept'] = 'application/json, application/problem+json';
-        if ($etag !== '') {
-            $headers['If-None-Match'] = $etag;
-        }
-        $response = wp_remote_get($base . $path, ['headers' => $headers, 'timeout' => self::TIMEOUT, 'redirection' => 0]);
-        if (is_wp_error($response)) {
-            return new LOP_Sidecar_Response(0, null, [], true);
-        }
-        $status = (int) wp_remote_retrieve_response_code($response);
-        $decoded = json_decode((string) wp_remote_retrieve_body($response), true);
-        return new LOP_Sidecar_Response($status, is_array($decoded) ? $decoded : null,
-            ['etag' => (string) wp_remote_retrieve_header($response, 'etag')], $status === 0);
+        return LOP_Sidecar_Client::request('GET', '/api/v1/sites/' . get_current_blog_id() . '/free-places',
+            ['year' => $year, 'type' => $type], null,
+            ['as_site' => true, 'timeout' => self::TIMEOUT, 'headers' => $etag === '' ? [] : ['If-None-Match' => $etag]]);
     }
 
     /** A named lock of the database server (released when the connection ends, should PHP die holding it). */
