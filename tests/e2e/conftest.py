@@ -12,7 +12,7 @@ import time
 
 import pytest
 
-from .helpers import ARTIFACTS, BASE_URL, DEV, HOST, Platform, debug_log_size, plugin_problems
+from .helpers import ARTIFACTS, BASE_URL, DEV, HOST, PUBLIC_SLUG, Platform, debug_log_size, ensure_page, login, plugin_problems
 
 SESSION_LOCK = "/tmp/lop-platform-session.lock"  # wp-plugin/dev/lib.sh
 CHROMIUM = os.environ.get("LOP_CHROMIUM", "/usr/bin/chromium")
@@ -80,3 +80,18 @@ def no_plugin_php_problems(platform):
 
 def pytest_configure(config):
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
+
+
+@pytest.fixture(scope="session")
+def public_pages(browser, platform):
+    """{site: URL of the public page}: the shortcode page of site 3 and of site 2."""
+    context = browser.new_context(base_url=BASE_URL)
+    context.set_default_timeout(20_000)
+    page = context.new_page()
+    login(page, "operator", site=3)
+    urls = {
+        3: ensure_page(page, 3, PUBLIC_SLUG, "Vrije plaatsen", "<!-- wp:shortcode -->[lop_vrije_plaatsen]<!-- /wp:shortcode -->"),
+        2: ensure_page(page, 2, PUBLIC_SLUG, "Vrije plaatsen", "<!-- wp:shortcode -->[lop_vrije_plaatsen]<!-- /wp:shortcode -->"),
+    }
+    context.close()
+    return urls

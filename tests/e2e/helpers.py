@@ -202,3 +202,25 @@ def sidecar_stopped(platform: Platform, timeout: float = 60.0):
             if started.poll() is not None or time.monotonic() > deadline:
                 raise AssertionError(f"the sidecar did not come back (exit {started.poll()}); see {STATE / 'serve.log'}")
             time.sleep(0.2)
+
+
+PUBLIC_SLUG = "vrije-plaatsen"  # as bench/public_page.py
+
+
+def ensure_page(page, site: int, slug: str, title: str, content: str) -> str:
+    """The URL of the published page ``slug`` of ``site``, made through the REST API when missing (the operator
+    must be logged in in ``page``, on lop.test: the calls run in the browser, which resolves lop.test)."""
+    return page.evaluate("""async ([base, slug, title, content]) => {
+        const nonce = (await (await fetch(base + 'wp-admin/admin-ajax.php?action=rest-nonce')).text()).trim();
+        if (!/^[0-9a-f]{10}$/.test(nonce)) throw new Error('no REST nonce: ' + nonce.slice(0, 200));
+        const headers = {'X-WP-Nonce': nonce, 'Content-Type': 'application/json'};
+        const found = await fetch(base + '?rest_route=/wp/v2/pages&context=edit&status=publish,draft&slug='
+                                  + encodeURIComponent(slug), {headers});
+        if (!found.ok) throw new Error('pages: ' + found.status + ' ' + await found.text());
+        const pages = await found.json();
+        if (pages.length) return pages[0].link;
+        const made = await fetch(base + '?rest_route=/wp/v2/pages', {method: 'POST', headers,
+            body: JSON.stringify({title, slug, status: 'publish', content})});
+        if (made.status !== 201) throw new Error('new page: ' + made.status + ' ' + await made.text());
+        return (await made.json()).link;
+    }""", [BASE_URL + SITES[site], slug, title, content])

@@ -10,45 +10,7 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
-
-from .helpers import BASE_URL, SITES, login, screenshot, sidecar_stopped, site_url
-
-PUBLIC_SLUG = "vrije-plaatsen"  # as bench/public_page.py
-
-
-def ensure_page(page, site: int, slug: str, title: str, content: str) -> str:
-    """The URL of the published page ``slug`` of ``site``, made through the REST API when missing (the operator
-    must be logged in in ``page``, on lop.test: the calls run in the browser, which resolves lop.test)."""
-    return page.evaluate("""async ([base, slug, title, content]) => {
-        const nonce = (await (await fetch(base + 'wp-admin/admin-ajax.php?action=rest-nonce')).text()).trim();
-        if (!/^[0-9a-f]{10}$/.test(nonce)) throw new Error('no REST nonce: ' + nonce.slice(0, 200));
-        const headers = {'X-WP-Nonce': nonce, 'Content-Type': 'application/json'};
-        const found = await fetch(base + '?rest_route=/wp/v2/pages&context=edit&status=publish,draft&slug='
-                                  + encodeURIComponent(slug), {headers});
-        if (!found.ok) throw new Error('pages: ' + found.status + ' ' + await found.text());
-        const pages = await found.json();
-        if (pages.length) return pages[0].link;
-        const made = await fetch(base + '?rest_route=/wp/v2/pages', {method: 'POST', headers,
-            body: JSON.stringify({title, slug, status: 'publish', content})});
-        if (made.status !== 201) throw new Error('new page: ' + made.status + ' ' + await made.text());
-        return (await made.json()).link;
-    }""", [BASE_URL + SITES[site], slug, title, content])
-
-
-@pytest.fixture(scope="module")
-def public_pages(browser, platform):
-    """{site: URL of the public page}: the shortcode page of site 3 and of site 2."""
-    context = browser.new_context(base_url=BASE_URL)
-    context.set_default_timeout(20_000)
-    page = context.new_page()
-    login(page, "operator", site=3)
-    urls = {
-        3: ensure_page(page, 3, PUBLIC_SLUG, "Vrije plaatsen", "<!-- wp:shortcode -->[lop_vrije_plaatsen]<!-- /wp:shortcode -->"),
-        2: ensure_page(page, 2, PUBLIC_SLUG, "Vrije plaatsen", "<!-- wp:shortcode -->[lop_vrije_plaatsen]<!-- /wp:shortcode -->"),
-    }
-    context.close()
-    return urls
+from .helpers import screenshot, sidecar_stopped
 
 
 def school_names(page) -> list[str]:
