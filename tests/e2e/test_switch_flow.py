@@ -86,6 +86,11 @@ def test_switch_to_a_school_admin_and_back(page, platform):
     page.locator(".notice-success").wait_for()
     assert page.locator(SWITCH_BACK).is_visible()
     screenshot(page, "switch-edit-as-school-admin", full_page=False)
+    # the account stays the school admin's own: no new password or e-mail set by the person who switched
+    page.goto(site_url("wp-admin/profile.php", site=3))
+    page.locator("#your-profile").wait_for()
+    assert page.locator("#password .wp-generate-pw, #pass1").count() == 0
+    assert page.locator("#do_new_application_password").count() == 0  # (without HTTPS: only a notice, anyway)
 
     with page.expect_navigation():
         page.locator(SWITCH_BACK).locator("a").first.click()
@@ -126,6 +131,30 @@ def test_switching_up_is_refused_when_forced(page, platform):
                                switched_from=platform.users["bert.deskundige"])
         response = requests.get(platform.sidecar_url + path, headers=headers, timeout=30)
         assert response.status_code in (403, 404) and response.json()["code"] in ("switch_not_allowed", "forbidden"), response.text
+
+
+def test_an_expert_of_another_site_linked_as_school_admin_cannot_be_switched_to(page, platform):
+    """A switch's login cookie works on every site of the network: bert.deskundige runs site 3, so the expert of
+    site 2 who links his address as a school admin there must not be able to become him."""
+    schools = platform.call("GET", "/api/v1/sites/2/schools", user="an.deskundige").json()["schools"]
+    linked = platform.call("POST", f"/api/v1/sites/2/schools/{schools[0]['id']}/admins", user="an.deskundige",
+                           json_body={"email": "bert.deskundige@example.org"})
+    assert linked.status_code in (200, 201), linked.text
+    try:
+        login(page, "an.deskundige")
+        page.goto(site_url("wp-admin/admin.php?page=lop-extra", site=2))
+        form = _switch_form(page, platform.users["bert.deskundige"])
+        with page.expect_navigation():
+            form.get_by_role("button", name="Bekijk als deze schoolbeheerder").click()
+        assert page.locator(SWITCH_BACK).count() == 0
+        assert page.locator(".notice-error").first.inner_text().strip() == (
+            "Overschakelen kan niet: deze persoon heeft elders in het netwerk meer rechten dan een schoolbeheerder.")
+        page.goto(site_url("wp-admin/", site=2))  # and An is still herself
+        assert _display_name(page) == "An Deskundige"
+    finally:
+        removed = platform.call("DELETE", f"/api/v1/sites/2/schools/{schools[0]['id']}/admins/"
+                                f"{platform.users['bert.deskundige']}", user="an.deskundige")
+        assert removed.status_code in (200, 204), removed.text
 
 
 def test_rights_preview_as_a_school_admin_at_a_moment(page, platform):

@@ -28,6 +28,15 @@ final class LOP_Sidecar_Switch
         add_action('admin_bar_menu', [self::class, 'admin_bar'], 5);
         add_action('admin_notices', [self::class, 'switched_notice']);
         add_action('wp_logout', [self::class, 'on_logout']);
+        // A fresh login is nobody's switch: a cookie left behind (a switched session that expired) never lets
+        // the next person on this browser "go back" into someone else's account.
+        add_action('wp_login', [self::class, 'clear_cookie']);
+        add_action('init', [self::class, 'end_orphaned_switch'], 1);
+        // While switched, the account stays the school admin's own: no new password, e-mail or application
+        // password set by the person who switched (they could log in as that person later, unlogged).
+        add_filter('show_password_fields', [self::class, 'not_while_switched']);
+        add_filter('wp_is_application_passwords_available_for_user', [self::class, 'not_while_switched']);
+        add_action('user_profile_update_errors', [self::class, 'refuse_account_changes'], 10, 3);
     }
 
     /** The form that switches to a school admin (School stats, next to each admin). */
@@ -71,6 +80,17 @@ final class LOP_Sidecar_Switch
     /** @return array{id: int, token: string, back: string}|null */
     private static function read_cookie(int $target): ?array
     {
+        $cookie = self::signed_cookie($target);
+        return $cookie !== null && $cookie['live'] ? $cookie : null;
+    }
+
+    /**
+     * The cookie signed for this user, and whether the original session still lives (``live``).
+     *
+     * @return array{id: int, token: string, back: string, live: bool}|null
+     */
+    private static function signed_cookie(int $target): ?array
+    {
         $raw = isset($_COOKIE[self::COOKIE]) ? sanitize_text_field(wp_unslash($_COOKIE[self::COOKIE])) : '';
         $parts = explode('|', $raw);
         if (count($parts) !== 4 || !ctype_digit($parts[0]) || !preg_match('/^[A-Za-z0-9]{20,128}$/', $parts[1])) {
@@ -82,10 +102,49 @@ final class LOP_Sidecar_Switch
             return null;
         }
         // Bound to the original session: once that session ends (logged out elsewhere, expired), so does the way back.
-        if (!WP_Session_Tokens::get_instance((int) $original)->verify($token)) {
-            return null;
+        $live = WP_Session_Tokens::get_instance((int) $original)->verify($token);
+        return ['id' => (int) $original, 'token' => $token, 'back' => $back, 'live' => $live];
+    }
+
+    /**
+     * A switched session whose original session has ended (expired, or logged out elsewhere) ends too: it must
+     * never carry on as the school admin alone, without X-LOP-Switched-From and without a way back.
+     */
+    public static function end_orphaned_switch(): void
+    {
+        $user = get_current_user_id();
+        $cookie = $user > 0 && isset($_COOKIE[self::COOKIE]) ? self::signed_cookie($user) : null;
+        if ($cookie === null || $cookie['live']) {
+            return;
         }
-        return ['id' => (int) $original, 'token' => $token, 'back' => $back];
+        wp_destroy_current_session();
+        wp_clear_auth_cookie();
+        self::clear_cookie();
+        wp_set_current_user(0);
+        if (!wp_doing_ajax() && !wp_doing_cron() && !(defined('REST_REQUEST') && REST_REQUEST)) {
+            wp_safe_redirect(wp_login_url());
+            exit;
+        }
+    }
+
+    /** @param mixed $value */
+    public static function not_while_switched($value)
+    {
+        return self::original() !== null ? false : $value;
+    }
+
+    /** @param WP_Error $errors */
+    public static function refuse_account_changes($errors, $update, $user): void
+    {
+        if (!$update || self::original() === null) {
+            return;
+        }
+        $stored = get_userdata((int) $user->ID);
+        $new_email = isset($_POST['email']) ? sanitize_email(wp_unslash($_POST['email'])) : '';
+        if (!empty($_POST['pass1']) || ($stored instanceof WP_User && $new_email !== ''
+                && strtolower($new_email) !== strtolower($stored->user_email))) {
+            $errors->add('lop_switched', __('Je werkt als een andere gebruiker: het wachtwoord en het e-mailadres kan enkel die persoon zelf wijzigen.', 'lop-sidecar'));
+        }
     }
 
     private static function set_cookie(string $value, int $expire): void
@@ -99,7 +158,7 @@ final class LOP_Sidecar_Switch
         }
     }
 
-    private static function clear_cookie(): void
+    public static function clear_cookie(): void
     {
         self::set_cookie('', time() - YEAR_IN_SECONDS);
         unset($_COOKIE[self::COOKIE]);
@@ -120,6 +179,16 @@ final class LOP_Sidecar_Switch
             || !is_user_member_of_blog($target_id, get_current_blog_id())
             || !in_array(LOP_SIDECAR_SCHOOL_ADMIN_ROLE, (array) $target->roles, true)) {
             return __('Overschakelen kan enkel naar een schoolbeheerder van deze site.', 'lop-sidecar');
+        }
+        // The new login cookie works on every site of the network: the person must be nothing more than a school
+        // admin (or subscriber) anywhere, or an expert could take over an account that runs another site.
+        global $wpdb;
+        foreach (array_keys(get_blogs_of_user($target_id, true)) as $blog_id) {
+            $capabilities = get_user_meta($target_id, $wpdb->get_blog_prefix((int) $blog_id) . 'capabilities', true);
+            $granted = is_array($capabilities) ? array_keys(array_filter($capabilities)) : [];
+            if (array_diff($granted, [LOP_SIDECAR_SCHOOL_ADMIN_ROLE, 'subscriber']) !== []) {
+                return __('Overschakelen kan niet: deze persoon heeft elders in het netwerk meer rechten dan een schoolbeheerder.', 'lop-sidecar');
+            }
         }
         return null;
     }
