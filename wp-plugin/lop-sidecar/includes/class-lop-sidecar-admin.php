@@ -117,7 +117,7 @@ final class LOP_Sidecar_Admin
         $result = (self::$screens[$slug]['post'])($do);
         // Post/redirect/get: the outcome travels in a short-lived per-user transient, never in the URL.
         if (is_array($result)) {
-            set_transient('lop_sidecar_flash_' . get_current_user_id(), $result, 120);
+            self::set_flash($result);
         }
         $back = is_array($result) && isset($result['redirect']) ? (string) $result['redirect'] : wp_get_referer();
         wp_safe_redirect($back ?: self::url($slug));
@@ -136,7 +136,7 @@ final class LOP_Sidecar_Admin
         }
         $problem = (self::$screens[$slug]['download'])();
         if ($problem instanceof LOP_Sidecar_Response) {
-            set_transient('lop_sidecar_flash_' . get_current_user_id(), self::problem_notice($problem), 120);
+            self::set_flash(self::problem_notice($problem));
             wp_safe_redirect(wp_get_referer() ?: self::url($slug));
         }
         exit;
@@ -157,12 +157,23 @@ final class LOP_Sidecar_Admin
         return array_merge(['type' => 'success', 'message' => $message, 'fields' => []], $extra);
     }
 
+    private static function flash_key(): string
+    {
+        return 'lop_sidecar_flash_' . get_current_user_id();
+    }
+
+    /** Keep a form's outcome for the next page of this user (post/redirect/get: never in the URL). */
+    public static function set_flash(array $notice): void
+    {
+        set_transient(self::flash_key(), $notice, 120);
+    }
+
     /** The outcome of the last form of this user (post/redirect/get), once. */
     public static function flash(): ?array
     {
         static $flash = false;
         if ($flash === false) {
-            $key = 'lop_sidecar_flash_' . get_current_user_id();
+            $key = self::flash_key();
             $flash = get_transient($key) ?: null;
             delete_transient($key);
         }

@@ -195,8 +195,7 @@ final class LOP_Sidecar_Switch
 
     private static function refuse(string $message, string $back): void
     {
-        set_transient('lop_sidecar_flash_' . get_current_user_id(),
-            ['type' => 'error', 'message' => $message, 'fields' => []], 120);
+        LOP_Sidecar_Admin::set_flash(['type' => 'error', 'message' => $message, 'fields' => []]);
         wp_safe_redirect($back !== '' ? $back : admin_url());
         exit;
     }

@@ -438,7 +438,7 @@ final class LOP_Sidecar_Screen_My_School
         }
         $notice['offering'] = $offering;
         $notice['do'] = $do;
-        set_transient('lop_sidecar_flash_' . get_current_user_id(), $notice, 120);  // read by LOP_Sidecar_Admin::flash()
+        LOP_Sidecar_Admin::set_flash($notice);
         wp_safe_redirect($back);
         exit;
     }
