@@ -15,6 +15,7 @@ final class LOP_Sidecar_Response
         public readonly ?array $json,
         public readonly array $headers = [],
         public readonly bool $unreachable = false,
+        public readonly string $body = '',  // the raw answer (a file the page hands on, such as an annotated upload)
     ) {
     }
 
@@ -136,12 +137,13 @@ final class LOP_Sidecar_Client
             return new LOP_Sidecar_Response(0, null, [], true);
         }
         $status = (int) wp_remote_retrieve_response_code($response);
-        $decoded = json_decode((string) wp_remote_retrieve_body($response), true);
+        $raw = (string) wp_remote_retrieve_body($response);
+        $decoded = json_decode($raw, true);
         $header_values = [];
         foreach (wp_remote_retrieve_headers($response) as $name => $value) {
             $header_values[strtolower((string) $name)] = is_array($value) ? implode(', ', $value) : (string) $value;
         }
-        return new LOP_Sidecar_Response($status, is_array($decoded) ? $decoded : null, $header_values, $status === 0);
+        return new LOP_Sidecar_Response($status, is_array($decoded) ? $decoded : null, $header_values, $status === 0, $raw);
     }
 
     /** The raw body of a call (a template or annotated file the page offers again), with a page timeout. */

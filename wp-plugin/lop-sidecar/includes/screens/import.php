@@ -161,45 +161,17 @@ function lop_sidecar_import_download(): ?LOP_Sidecar_Response
  */
 function lop_sidecar_import_stream_report(array $pending): ?LOP_Sidecar_Response
 {
-    if (!function_exists('curl_init')) {
-        return new LOP_Sidecar_Response(0, null, [], true);
+    $response = LOP_Sidecar_Client::request('POST', LOP_Sidecar_Admin::site_path(LOP_SIDECAR_IMPORT_PATH),
+        ['report' => 'xlsx', 'dry_run' => 'true'], null,
+        ['timeout' => LOP_Sidecar_Client::DOWNLOAD_TIMEOUT] + lop_sidecar_import_body($pending));
+    if ($response->unreachable) {
+        return $response;
     }
-    $query = 'report=xlsx&dry_run=true';
-    $path = LOP_Sidecar_Admin::site_path(LOP_SIDECAR_IMPORT_PATH);
-    $base = rtrim((string) constant('LOP_SIDECAR_URL'), '/');
-    $signed_path = (string) (wp_parse_url($base, PHP_URL_PATH) ?? '') . $path . '?' . $query;
-    $multipart = lop_sidecar_import_body($pending);
-    $switched_from = apply_filters('lop_sidecar_switched_from', null, get_current_user_id());
-    $headers = LOP_Sidecar_Signer::headers((string) constant('LOP_SIDECAR_SECRET'), 'POST', $signed_path,
-        get_current_user_id(), is_int($switched_from) && $switched_from > 0 ? $switched_from : null, $multipart['body']);
-    $headers['Content-Type'] = $multipart['content_type'];
-    $lines = [];
-    foreach ($headers as $name => $value) {
-        $lines[] = "$name: $value";
-    }
-    $curl = curl_init($base . $path . '?' . $query);
-    curl_setopt_array($curl, [
-        CURLOPT_POST => true,
-        CURLOPT_POSTFIELDS => $multipart['body'],
-        CURLOPT_HTTPHEADER => $lines,
-        CURLOPT_RETURNTRANSFER => true,
-        CURLOPT_HEADER => false,
-        CURLOPT_CONNECTTIMEOUT => LOP_Sidecar_Client::PAGE_TIMEOUT,
-        CURLOPT_TIMEOUT => LOP_Sidecar_Client::DOWNLOAD_TIMEOUT,
-    ]);
-    $body = curl_exec($curl);
-    $status = (int) curl_getinfo($curl, CURLINFO_RESPONSE_CODE);
-    $type = (string) curl_getinfo($curl, CURLINFO_CONTENT_TYPE);
-    curl_close($curl);
-    if (!is_string($body) || $status === 0) {
-        return new LOP_Sidecar_Response(0, null, [], true);
-    }
-    if (!str_contains($type, 'spreadsheetml')) {
-        $decoded = json_decode($body, true);
-        if ($status < 300) {  // the file has no errors (any more): nothing to annotate
+    if (!str_contains($response->headers['content-type'] ?? '', 'spreadsheetml')) {
+        if ($response->ok()) {  // the file has no errors (any more): nothing to annotate
             return new LOP_Sidecar_Response(409, ['detail' => __('Dit bestand bevat geen fouten: je kunt het toepassen.', 'lop-sidecar')]);
         }
-        return new LOP_Sidecar_Response($status, is_array($decoded) ? $decoded : null);
+        return $response;
     }
     // The annotated file is at most the 5 MB upload plus a column: held once here, then sent.
     while (ob_get_level() > 0) {
@@ -209,6 +181,6 @@ function lop_sidecar_import_stream_report(array $pending): ?LOP_Sidecar_Response
     header('Content-Type: application/vnd.openxmlformats-officedocument.spreadsheetml.sheet');
     header('Content-Disposition: attachment; filename="import-schoolbeheerders-fouten.xlsx"');
     header('X-Content-Type-Options: nosniff');
-    echo $body;
+    echo $response->body;
     return null;
 }
