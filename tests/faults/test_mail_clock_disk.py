@@ -16,7 +16,7 @@ import time
 from types import SimpleNamespace
 
 import pytest
-from sqlalchemy import select, update
+from sqlalchemy import select, text, update
 from sqlalchemy.engine import make_url
 
 from bench._seed import SITE, seed_site
@@ -325,9 +325,10 @@ def small_disk(tmp_path):
 def test_disk_full_while_log_prune_writes_its_archive_deletes_nothing(mariadb_url, seeded, small_disk):
     insert_log_rows(mariadb_url, 5000)
     log = f"wp_{SITE}_lop_audit_log"
-    before = dump_tables(mariadb_url, log)
+    site = (log, f"wp_{SITE}_lop_schools", f"wp_{SITE}_lop_offerings")
+    before = dump_tables(mariadb_url, *site)
     archive = small_disk / "logbestand-site2.csv.gz"
-    sidecar = Sidecar(mariadb_url)
+    sidecar = Sidecar(mariadb_url, LOP_ARCHIVE_DIR=str(small_disk))
     tomorrow = (dt.date.today() + dt.timedelta(days=1)).isoformat()
 
     result = sidecar.run("log", "prune", "--site", str(SITE), "--before", tomorrow, "--archive", str(archive))
@@ -335,8 +336,25 @@ def test_disk_full_while_log_prune_writes_its_archive_deletes_nothing(mariadb_ur
     assert result.stdout == ""
     assert result.stderr == (f"lop-sidecar: could not write the archive {archive}: No space left on device; "
                              "nothing was deleted from the log\n")
-    assert dump_tables(mariadb_url, log) == before
+    assert dump_tables(mariadb_url, *site) == before
     assert os.listdir(small_disk) == []  # no partial archive left to be mistaken for the log
+
+    # The purge of a site WordPress deleted writes the same archive first: it drops nothing either.
+    set_deleted = "UPDATE wp_blogs SET deleted = :d WHERE blog_id = :s"
+    engine = make_engine(mariadb_url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(set_deleted), {"d": 1, "s": SITE})
+        purge = sidecar.run("sites", "purge", str(SITE))
+        with engine.begin() as conn:
+            conn.execute(text(set_deleted), {"d": 0, "s": SITE})
+    finally:
+        engine.dispose()
+    assert purge.returncode == 1
+    # (its log line from the job runner comes first)
+    assert purge.stderr.splitlines()[-1] == "lop-sidecar: site-purge failed: OSError: [Errno 28] No space left on device"
+    assert dump_tables(mariadb_url, *site) == before
+    assert os.listdir(small_disk) == []
 
     # Room again: the same command, to the same path, simply works.
     subprocess.run(["mount", "-o", "remount,size=16m", str(small_disk)], check=True)
@@ -344,8 +362,8 @@ def test_disk_full_while_log_prune_writes_its_archive_deletes_nothing(mariadb_ur
     assert result.returncode == 0, result.stderr
     rows = len(before[log])
     assert result.stdout.strip() == f"archived {rows} log rows of site {SITE} before {tomorrow} to {archive}; deleted {rows}"
-    with gzip.open(archive, "rt", encoding="utf-8-sig") as text:
-        assert sum(1 for _ in text) == rows + 1  # a heading, then every row
+    with gzip.open(archive, "rt", encoding="utf-8-sig") as lines:
+        assert sum(1 for _ in lines) == rows + 1  # a heading, then every row
     assert os.path.getsize(archive) > 64 * 1024  # it could never have fitted
     assert scalar(mariadb_url, f"SELECT COUNT(*) FROM {log}") == 0
 
