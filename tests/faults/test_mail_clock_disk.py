@@ -365,6 +365,7 @@ def test_disk_full_while_log_prune_writes_its_archive_deletes_nothing(mariadb_ur
     with gzip.open(archive, "rt", encoding="utf-8-sig") as lines:
         assert sum(1 for _ in lines) == rows + 1  # a heading, then every row
     assert os.path.getsize(archive) > 64 * 1024  # it could never have fitted
+    print(f"disk full: {rows} log rows kept; their archive is {os.path.getsize(archive) // 1024} KiB")
     assert scalar(mariadb_url, f"SELECT COUNT(*) FROM {log}") == 0
 
 
