@@ -259,7 +259,7 @@ def client_gone(hit: Hit) -> float:
 
 def assert_failed_and_untouched(w: World, result, before: dict, error: str) -> None:
     """The run failed with ``error`` (the command line's last line and the run's row) and stored nothing."""
-    job = "agodi-sync" if "download" in error else "ov-sync"
+    job = "agodi-sync" if "download" in error or "file" in error else "ov-sync"
     assert result.returncode == 1, (result.stdout, result.stderr)
     assert result.stderr.strip().splitlines()[-1].startswith(f"lop-sidecar: {job} failed: "), result.stderr
     assert error in result.stderr, result.stderr
@@ -438,6 +438,19 @@ def test_agodi_download_cut_half_way_is_retried_then_given_up(sidecar, world, cu
     hits = world.feed.hits_for(AG_PATH)
     assert [h.behaviour for h in hits] == [cut, cut]
     assert_waited(hits, 2)  # the backoff
+
+
+def test_agodi_download_cut_without_a_length_is_refused(sidecar, world):
+    """Half the file, no length announced, then the connection closes: it looks whole to HTTP, and the file
+    checks refuse it — at once, the catalogue untouched."""
+    world.feed.ag_file = ag_file(world.url, 74000)
+    world.feed.plan(AG_PATH, "cut-close")
+    before = dump_tables(world.url, *STORED)
+    result, _ = run(sidecar, world, "agodi-sync")
+    assert_failed_and_untouched(world, result, before, "file refused: ")
+    # a line cut in the middle fails the row check; a cut at a line boundary, the 85% guard
+    assert "fields, the header has 9" in result.stderr or "fewer than 85% of the" in result.stderr, result.stderr
+    assert len(world.feed.hits_for(AG_PATH)) == 1
 
 
 def test_agodi_download_cut_once_then_whole(sidecar, world):
