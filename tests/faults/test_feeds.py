@@ -283,6 +283,12 @@ def assert_feed_b_stored(w: World, result, before: dict) -> None:
     assert last_run(w.url) == ("succeeded", None)
 
 
+def figures(case: str, url: str, **values) -> None:
+    """The figures of a case for docs/reliability.md (shown with ``pytest -s``)."""
+    values = {"run_s": round(run_seconds(url), 2), **values}
+    print(f"\n[feeds] {case}: " + ", ".join(f"{k}={v}" for k, v in values.items()))
+
+
 def gaps(hits: list[Hit]) -> list[float]:
     return [round(b.at - a.at, 2) for a, b in itertools.pairwise(hits)]
 
@@ -311,6 +317,7 @@ def test_ov_drip_is_stopped_by_the_deadline(sidecar, world, where):
     assert drip.behaviour == f"drip-{where}" and 0 < drip.sent < drip.length, drip  # far from done when cut
     assert len(world.feed.hits) == page  # no retry after the deadline
     assert took < 3 + 15, took
+    figures(f"ov drip-{where}", world.url, dripped=f"{drip.sent}/{drip.length} B", wall_s=round(took, 2))
 
 
 def test_ov_timeouts_retry_until_the_deadline(sidecar, world):
@@ -327,6 +334,7 @@ def test_ov_timeouts_retry_until_the_deadline(sidecar, world):
     assert all(0.9 <= client_gone(h) - h.at <= 2.5 for h in hits), [h.gone_at - h.at for h in hits]  # read timeout
     assert_waited(hits, 1.9)  # the read timeout (1 s; the server sees the request a moment after it starts), the backoff (1 s)
     assert 2.9 <= run_seconds(world.url) <= 4.0, run_seconds(world.url)  # gave up before the deadline
+    figures("ov hang", world.url, timeouts_s=[round(h.gone_at - h.at, 2) for h in hits], gaps_s=gaps(hits))
 
 
 def test_ov_5xx_that_persists_backs_off_then_gives_up_before_the_deadline(sidecar, world):
@@ -339,6 +347,7 @@ def test_ov_5xx_that_persists_backs_off_then_gives_up_before_the_deadline(sideca
     page3 = world.feed.hits_for(OFFERING_PATH, 3)
     assert_waited(page3, 1, 2)  # the backoff
     assert took < 5 + 10, took
+    figures("ov 503 always", world.url, gaps_s=gaps(page3))
 
 
 def test_ov_429_asking_longer_than_the_deadline_fails_at_once(sidecar, world):
@@ -349,6 +358,7 @@ def test_ov_429_asking_longer_than_the_deadline_fails_at_once(sidecar, world):
         f"{OFFERING_PATH} page 1: gave up after 1 attempts (last: HTTP 429): the next one, in 120 s, would start "
         "after the deadline of 30 s for fetching the feed (LOP_OV_DEADLINE_SECONDS)"))
     assert len(world.feed.hits) == 1 and took < 15, took  # no pointless wait
+    figures("ov 429 Retry-After 120", world.url, requests=len(world.feed.hits))
 
 
 def test_ov_truncated_body_is_retried_then_given_up(sidecar, world):
@@ -360,6 +370,7 @@ def test_ov_truncated_body_is_retried_then_given_up(sidecar, world):
         f"{OFFERING_PATH} page 2: gave up after 3 attempts (last: ChunkedEncodingError): the next one, in 4 s, "
         "would start after the deadline of 5 s for fetching the feed (LOP_OV_DEADLINE_SECONDS)"))
     assert [h.behaviour for h in world.feed.hits_for(OFFERING_PATH, 2)] == ["cut"] * 3
+    figures("ov cut always", world.url, gaps_s=gaps(world.feed.hits_for(OFFERING_PATH, 2)))
 
 
 def test_ov_truncated_body_without_a_length_is_refused(sidecar, world):
@@ -370,6 +381,7 @@ def test_ov_truncated_body_without_a_length_is_refused(sidecar, world):
     result, _ = run(sidecar, world, "ov-sync")
     assert_failed_and_untouched(world, result, before, f"{OFFERING_PATH} page 4: the answer is not valid JSON")
     assert len(world.feed.hits_for(OFFERING_PATH, 4)) == 1
+    figures("ov cut-close", world.url)
 
 
 # --- Onderwijs Vlaanderen: misbehaviour the retries overcome, feed B stored whole ---------------------------
@@ -384,6 +396,7 @@ def test_ov_5xx_bursts_then_success(sidecar, world):
     assert [h.behaviour for h in page2] == ["500", "502", "ok"] and [h.behaviour for h in catalogue] == ["503", "ok"]
     assert_waited(page2, 1, 2)
     assert_waited(catalogue, 1)
+    figures("ov 5xx burst", world.url, gaps_s=gaps(page2) + gaps(catalogue))
 
 
 def test_ov_429_waits_for_retry_after(sidecar, world):
@@ -393,6 +406,7 @@ def test_ov_429_waits_for_retry_after(sidecar, world):
     assert_feed_b_stored(world, result, before)
     page3 = world.feed.hits_for(OFFERING_PATH, 3)
     assert_waited(page3, 2)  # Retry-After: 2
+    figures("ov 429 Retry-After 2", world.url, gap_s=gaps(page3))
 
 
 def test_ov_a_timeout_then_success(sidecar, world):
@@ -401,6 +415,7 @@ def test_ov_a_timeout_then_success(sidecar, world):
     result, _ = run(sidecar, world, "ov-sync", LOP_OV_READ_TIMEOUT_SECONDS="1")
     assert_feed_b_stored(world, result, before)
     assert [h.behaviour for h in world.feed.hits_for(OFFERING_PATH, 1)] == ["hang", "ok"]
+    figures("ov hang once", world.url, gap_s=gaps(world.feed.hits_for(OFFERING_PATH, 1)))
 
 
 def test_ov_a_truncated_page_then_success(sidecar, world):
@@ -409,6 +424,7 @@ def test_ov_a_truncated_page_then_success(sidecar, world):
     result, _ = run(sidecar, world, "ov-sync")
     assert_feed_b_stored(world, result, before)
     assert [h.behaviour for h in world.feed.hits_for(OFFERING_PATH, 3)] == ["cut", "ok"]
+    figures("ov cut once", world.url, gap_s=gaps(world.feed.hits_for(OFFERING_PATH, 3)))
 
 
 # --- AgODi: the download cut half-way ---------------------------------------------------------------------
@@ -438,6 +454,7 @@ def test_agodi_download_cut_half_way_is_retried_then_given_up(sidecar, world, cu
     hits = world.feed.hits_for(AG_PATH)
     assert [h.behaviour for h in hits] == [cut, cut]
     assert_waited(hits, 2)  # the backoff
+    figures(f"agodi {cut} always", world.url, gaps_s=gaps(hits), file_bytes=hits[0].length)
 
 
 def test_agodi_download_cut_without_a_length_is_refused(sidecar, world):
@@ -451,6 +468,7 @@ def test_agodi_download_cut_without_a_length_is_refused(sidecar, world):
     # a line cut in the middle fails the row check; a cut at a line boundary, the 85% guard
     assert "fields, the header has 9" in result.stderr or "fewer than 85% of the" in result.stderr, result.stderr
     assert len(world.feed.hits_for(AG_PATH)) == 1
+    figures("agodi cut-close", world.url, reason=result.stderr.strip().splitlines()[-1][-70:])
 
 
 def test_agodi_download_cut_once_then_whole(sidecar, world):
@@ -462,11 +480,14 @@ def test_agodi_download_cut_once_then_whole(sidecar, world):
     result, _ = run(sidecar, world, "agodi-sync")
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith(f"{in_file} in file: 400 added, "), result.stdout
+    took = run_seconds(world.url)
     after = dump_tables(world.url, *STORED)
     again, _ = run(sidecar, world, "agodi-sync")
     assert again.stdout.strip() == f"{in_file} in file: 0 added, 0 updated, {in_file} unchanged, 0 no longer in file"
     assert dump_tables(world.url, *STORED) == after
     assert [h.behaviour for h in world.feed.hits_for(AG_PATH)] == ["cut", "ok", "ok"]
+    figures("agodi cut once", world.url, run_s=round(took, 2), summary=result.stdout.strip(),
+            gap_s=gaps(world.feed.hits_for(AG_PATH))[:1])
 
 
 def test_agodi_drip_is_stopped_by_the_deadline(sidecar, world):
@@ -480,6 +501,7 @@ def test_agodi_drip_is_stopped_by_the_deadline(sidecar, world):
     (drip,) = world.feed.hits_for(AG_PATH)
     client_gone(drip)
     assert 0 < drip.sent < drip.length, drip
+    figures("agodi drip-body", world.url, dripped=f"{drip.sent}/{drip.length} B")
 
 
 # --- the settings ------------------------------------------------------------------------------------------
