@@ -172,12 +172,17 @@ def throughput(route: Route, clients: int, seconds: float) -> tuple[float, float
 
 
 def mariadb_pid() -> int:
-    for entry in Path("/proc").iterdir():
-        if entry.name.isdigit():
-            with contextlib.suppress(OSError):
-                if (entry / "comm").read_text().strip() in ("mariadbd", "mysqld"):
-                    return int(entry.name)
-    raise SystemExit("no mariadbd process found: the benchmark reads its CPU time from /proc")
+    """The server the benchmark's database is on (from its pid file: other MariaDB instances may run)."""
+    engine = create_engine(MYSQL_URL)
+    try:
+        with engine.connect() as conn:
+            pid_file = conn.execute(text("SELECT @@pid_file")).scalar_one()
+    finally:
+        engine.dispose()
+    try:
+        return int(Path(pid_file).read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        raise SystemExit(f"cannot read MariaDB's pid file {pid_file}: the benchmark reads the server's CPU time from /proc") from None
 
 
 def worker_pid(master: int) -> int:

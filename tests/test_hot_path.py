@@ -31,18 +31,22 @@ def statements(conn) -> int:
     return int(rows["Questions"]) + int(rows["Com_admin_commands"])
 
 
-def round_trips(server, send, tries: int = 6) -> int:
-    """What one request costs the server: the least of several tries, since other clients of the shared
-    server can only add to the count, never take from it."""
+def round_trips(server, send, expected: int, tries: int = 60) -> int:
+    """What one request costs the server: the least of up to ``tries`` requests, since other clients of the
+    shared server can only add to the count, never take from it (it stops at the first that costs no more
+    than ``expected``; on a quiet server, the first)."""
     with server.connect() as conn:
-        reading = min(-statements(conn) + statements(conn) for _ in range(3))  # reading the counters itself
-        costs = []
+        reading = min(-statements(conn) + statements(conn) for _ in range(5))  # reading the counters itself
+        least = None
         for _ in range(tries):
             before = statements(conn)
             response = send()
-            costs.append(statements(conn) - before - reading)
+            cost = statements(conn) - before - reading
             assert response.status_code in (200, 304), response.get_json()
-    return min(costs)
+            least = cost if least is None else min(least, cost)
+            if least <= expected:
+                break
+    return least
 
 
 @pytest.fixture
@@ -59,13 +63,13 @@ def offering_path(world) -> str:
 
 def test_a_signed_read_costs_three_statements(client, users, editable, server):
     # the nonce, the site/user/roles, the data; no ping, no COMMIT, no closing ROLLBACK
-    assert round_trips(server, lambda: client.get("/api/v1/sites/2/schools", user=users.expert2)) == 3
-    assert round_trips(server, lambda: client.get(offering_path(editable), user=editable.bao_admin)) == 3
+    assert round_trips(server, lambda: client.get("/api/v1/sites/2/schools", user=users.expert2), 3) == 3
+    assert round_trips(server, lambda: client.get(offering_path(editable), user=editable.bao_admin), 3) == 3
 
 
 def test_the_public_table_not_modified_costs_three(client, editable, server):
     etag = client.get("/api/v1/sites/2/free-places").headers["ETag"]
-    cost = round_trips(server, lambda: client.get("/api/v1/sites/2/free-places", headers={"If-None-Match": etag}))
+    cost = round_trips(server, lambda: client.get("/api/v1/sites/2/free-places", headers={"If-None-Match": etag}), 3)
     assert cost == 3
 
 
@@ -75,9 +79,9 @@ def test_a_patch_of_an_offering_costs_six(client, users, editable, server, who):
     # the UPDATE, the audit INSERT, COMMIT
     user, switched = {"expert": (users.expert2, None), "school admin": (editable.bao_admin, None),
                       "switched": (editable.bao_admin, users.expert2)}[who]
-    values = iter(range(1, 100))
+    values = iter(range(1, 1000))
     cost = round_trips(server, lambda: client.patch(offering_path(editable), user=user, switched_from=switched,
-                                                    json={"free_places": next(values)}))
+                                                    json={"free_places": next(values)}), 6)
     assert cost == 6
 
 

@@ -7,9 +7,9 @@ import functools
 import time
 import weakref
 
-from sqlalchemy import BindParameter, Connection, CursorResult, Engine, create_engine, event, literal_column
+from sqlalchemy import BindParameter, Connection, Engine, create_engine, event, literal_column
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.exc import DBAPIError, DisconnectionError
 from sqlalchemy.sql import visitors
 
 from .tables import SIDECAR_CHARSET, SIDECAR_COLLATION
@@ -110,15 +110,31 @@ def _driver_sql(statement, dialect) -> str:
     return sql
 
 
-def run_fixed(conn: Connection, statement, params: dict | None = None) -> CursorResult:
-    """Execute one of the fixed statements that every request runs (built once, cached by the caller) as
-    driver SQL compiled once, its constants written in. SQLAlchemy's and the driver's per-execution work on
-    such a statement (two dozen literals converted and escaped, on every request) cost more client CPU than
-    the round trip; errors, disconnects and transactions are still SQLAlchemy's. Rows are the driver's
-    values, read by position or name. MySQL only: on SQLite the statement is executed as usual."""
+def run_fixed(conn: Connection, statement, params: dict | None = None) -> list[tuple]:
+    """Run one of the fixed statements that every request runs (built once, cached by the caller) and return
+    its rows as tuples. On MySQL it goes to the driver as SQL compiled once with its constants written in:
+    SQLAlchemy's and the driver's per-execution work on such a statement (two dozen literals converted and
+    escaped, an execution context, the result's metadata built anew) cost more client CPU than the round
+    trip. The driver still escapes the parameters; its errors are SQLAlchemy's, a dead connection
+    invalidated as SQLAlchemy would. On SQLite the statement is executed as usual."""
     if not is_mysql(conn):
-        return conn.execute(statement, params or {})
-    return conn.exec_driver_sql(_driver_sql(statement, conn.dialect), params or {})
+        result = conn.execute(statement, params or {})
+        return [tuple(row) for row in result] if result.returns_rows else []
+    sql = _driver_sql(statement, conn.dialect)
+    dbapi = conn.connection.dbapi_connection
+    cursor = None
+    try:
+        cursor = dbapi.cursor()
+        cursor.execute(sql, params or None)
+        rows = cursor.fetchall() if cursor.description else []
+        cursor.close()
+        return rows
+    except conn.dialect.loaded_dbapi.Error as error:
+        lost = conn.dialect.is_disconnect(error, dbapi, cursor)
+        if lost:
+            conn.invalidate(error)
+        raise DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  connection_invalidated=lost, dialect=conn.dialect) from error
 
 
 def _note_idle_since(_dbapi_connection, record) -> None:

@@ -84,9 +84,9 @@ def get_offering(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: 
     """One offering of a school. With ``linked_user``, its ``user_is_linked`` says whether that user is an
     admin of the school (for a school admin's rights, without a query of their own)."""
     if linked_user is None:
-        row = run_fixed(conn, _offerings_query(t, nt, "id"), {"offering_id": offering_id}).first()
+        row = conn.execute(_offerings_query(t, nt, "id"), {"offering_id": offering_id}).first()
     else:
-        row = run_fixed(conn, _offerings_query(t, nt, "id_for_user"), {"offering_id": offering_id, "user_id": linked_user}).first()
+        row = conn.execute(_offerings_query(t, nt, "id_for_user"), {"offering_id": offering_id, "user_id": linked_user}).first()
     if row is None or int(row.school_id) != school_id:
         raise NotFound("offering_not_found", f"Opleiding {offering_id} bestaat niet bij school {school_id}.")
     offering = _json(row)
@@ -284,7 +284,7 @@ def public_rows(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -
 def data_version(conn: Connection, t: SiteTables, nt: NetworkTables) -> str:
     """Changes whenever anything the public tables show may have changed: every change of LOP data writes
     an audit row (so the newest audit id moves) and catalogue syncs touch ``updated_at``."""
-    latest = run_fixed(conn, _data_version_query(t, nt)).scalars().all()
+    latest = [version for (version,) in run_fixed(conn, _data_version_query(t, nt))]
     return ":".join(str(v) for v in latest)
 
 

@@ -41,7 +41,7 @@ def list_schools(conn: Connection, t: SiteTables, only_ids: Iterable[int] | None
     """Schools in name order, each with its vestigingen in number order, in one query whatever the number of
     schools. Every request that shows schools runs this: rows are unpacked by position, not by name."""
     if only_ids is None:
-        rows = run_fixed(conn, _schools_query(t, False)).all()  # all at once: one call into the driver
+        rows = run_fixed(conn, _schools_query(t, False))
     else:
         ids = list(only_ids)
         if not ids:

@@ -167,7 +167,7 @@ def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id
     users: dict[str, WpUser] = {}
     capabilities: dict[str, str] = {}
     ids = {"": user_id, "_original": switched_from}
-    for kind, a, b, c, d in run_fixed(conn, query, params).all():
+    for kind, a, b, c, d in run_fixed(conn, query, params):
         if kind == "option":
             site_options[a] = b
         elif kind == "blog":
