@@ -26,6 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from wp_bridge.db import utcnow
+from wp_bridge.errors import is_transient
 from wp_bridge.job_runs import (
     heartbeat,
     queued_runs,
@@ -42,6 +43,10 @@ log = logging.getLogger("lop_sidecar.scheduler")
 POLL_SECONDS = 2
 HEARTBEAT_SECONDS = 5
 SHUTDOWN_TIMEOUT_SECONDS = 60
+
+
+class _GaveUp(Exception):
+    """The database did not come back within an occurrence's grace time."""
 
 
 class ScheduleError(ValueError):
@@ -90,7 +95,8 @@ class SchedulerProcess:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lop-run")
         self.scheduler = BlockingScheduler(
             timezone=runtime.config.tz,
-            executors={"default": APSThreadPool(8)},
+            # room for every job's occurrence waiting for the database (_retrying) beside the poll and heartbeat
+            executors={"default": APSThreadPool(16)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
 
@@ -181,11 +187,35 @@ class SchedulerProcess:
         occurrence = previous_fire_time(self.triggers[name], dt.datetime.now(self.runtime.config.tz),
                                         spec.misfire_grace_seconds + 60) or dt.datetime.now(self.runtime.config.tz)
         stamp = occurrence.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-        for site_id in self._sites_for(spec):
-            run_id = create_run(self.runtime, name, site_id=site_id, trigger="schedule",
-                                options={SCHEDULED_FOR: occurrence.isoformat()}, dedup_key=f"{name}:{'network' if site_id is None else site_id}:{stamp}")
-            if run_id is not None:
-                self._execute(run_id)
+        # An occurrence that falls while the database is restarting is not lost: it waits for the database
+        # within its grace time (the dedup key keeps it to one run).
+        deadline = occurrence + dt.timedelta(seconds=spec.misfire_grace_seconds)
+        what = f"{name} (occurrence {stamp})"
+        try:
+            for site_id in self._retrying(what, deadline, lambda: self._sites_for(spec)):
+                run_id = self._retrying(what, deadline, lambda site_id=site_id: create_run(
+                    self.runtime, name, site_id=site_id, trigger="schedule", options={SCHEDULED_FOR: occurrence.isoformat()},
+                    dedup_key=f"{name}:{'network' if site_id is None else site_id}:{stamp}"))
+                if run_id is not None:
+                    self._execute(run_id)
+        except _GaveUp as exc:
+            log.error("%s missed: the database did not answer within its grace time (%s)", what, exc)
+
+    def _retrying(self, what: str, deadline: dt.datetime, call):
+        """``call()``, retried with backoff (1 s doubling to 30 s) while the database does not answer."""
+        delay = 1.0
+        while True:
+            try:
+                return call()
+            except SQLAlchemyError as exc:
+                if not is_transient(exc):
+                    raise
+                reason = type(getattr(exc, "orig", None) or exc).__name__
+                if self.stop.is_set() or dt.datetime.now(deadline.tzinfo) + dt.timedelta(seconds=delay) > deadline:
+                    raise _GaveUp(reason) from None
+                log.warning("%s: the database does not answer (%s); retrying in %.0f s", what, reason, delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 30)
 
     def _sites_for(self, spec: JobSpec) -> list[int | None]:
         if not spec.site_scoped:
