@@ -225,7 +225,7 @@ def _database_error(error: DBAPIError):
     if not is_transient(error):
         return _unexpected(error)
     # Nothing was written (the transaction rolled back); the caller may retry.
-    log.warning("database unavailable: %s (request %s)", type(getattr(error, "orig", error)).__name__, g.get("request_id"))
+    log.warning("database unavailable: %s (request %s)", describe_database_error(error), g.get("request_id"))
     return problem(503, "database_unavailable", "De databank antwoordt niet: er is niets gewijzigd. Probeer het over enkele seconden opnieuw.",
                    headers={"Retry-After": "5"})
 
