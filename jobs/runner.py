@@ -150,7 +150,7 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
         except BaseException as exc:  # noqa: BLE001 — every outcome is recorded
             outcome = {"status": "failed", "error": error_summary(exc), "finished_at": utcnow()}
             log.warning("run %s of %s failed: %s", run_id, row.job, outcome["error"])
-            if not _record_outcome(runtime, run_id, outcome):
+            if not _record_outcome(runtime, run_id, outcome, ctx.stop):
                 unrecorded = outcome
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt / SystemExit: recorded, then let through
@@ -159,7 +159,7 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
             if ctx.last_progress:
                 outcome.update(progress_done=ctx.last_progress[0], progress_total=ctx.last_progress[1])
             log.info("run %s of %s succeeded: %s", run_id, row.job, result.summary)
-            if not _record_outcome(runtime, run_id, outcome):
+            if not _record_outcome(runtime, run_id, outcome, ctx.stop):
                 unrecorded = outcome
     if unrecorded is not None:
         return {**run_json(row), "status": unrecorded["status"], "error": unrecorded.get("error"),
@@ -172,9 +172,10 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
 OUTCOME_RETRY_SECONDS = 300
 
 
-def _record_outcome(runtime, run_id: int, values: dict) -> bool:
+def _record_outcome(runtime, run_id: int, values: dict, stop: threading.Event) -> bool:
     """Record a run's outcome, retrying with backoff while the database does not answer. False when it did
-    not come back in time: the row stays ``running`` and a scheduler marks it interrupted later."""
+    not come back in time, or the scheduler is stopping: the row stays ``running`` and a scheduler marks it
+    interrupted later."""
     delay, deadline = 0.5, time.monotonic() + OUTCOME_RETRY_SECONDS
     while True:
         try:
@@ -183,14 +184,14 @@ def _record_outcome(runtime, run_id: int, values: dict) -> bool:
         except SQLAlchemyError as exc:
             if not is_transient(exc):
                 raise
-            reason = type(getattr(exc, "orig", None) or exc).__name__
-            if time.monotonic() + delay > deadline:
-                log.error("run %s: outcome %s not recorded, the database did not answer for %s s (%s); a scheduler "
-                          "marks the run interrupted", run_id, values["status"], OUTCOME_RETRY_SECONDS, reason)
+            reason = describe_database_error(exc)
+            if stop.is_set() or time.monotonic() + delay > deadline:
+                log.error("run %s: outcome %s not recorded, the database does not answer (%s); a scheduler marks "
+                          "the run interrupted once it is back", run_id, values["status"], reason)
                 return False
             log.warning("run %s: the database does not answer (%s); recording its outcome again in %.1f s",
                         run_id, reason, delay)
-            time.sleep(delay)
+            stop.wait(delay)
             delay = min(delay * 2, 8)
 
 

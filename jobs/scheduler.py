@@ -26,7 +26,7 @@ from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from wp_bridge.db import utcnow
-from wp_bridge.errors import is_transient
+from wp_bridge.errors import describe_database_error, is_transient
 from wp_bridge.job_runs import (
     heartbeat,
     queued_runs,
@@ -153,8 +153,11 @@ class SchedulerProcess:
         with self._inflight_lock:
             left = sorted(self.inflight)
         for run_id in left:  # did not stop in time: record it; its lock goes with this process
-            update_run(self.runtime.engine, self.runtime.network_tables, run_id, status="failed",
-                       error="interrupted: the scheduler stopped before the run finished", finished_at=utcnow())
+            try:
+                update_run(self.runtime.engine, self.runtime.network_tables, run_id, status="failed",
+                           error="interrupted: the scheduler stopped before the run finished", finished_at=utcnow())
+            except SQLAlchemyError as exc:  # the database is away: the next scheduler marks it interrupted
+                log.warning("run %s not marked interrupted (%s)", run_id, describe_database_error(exc))
         self._pool.shutdown(wait=False, cancel_futures=True)
         try:
             remove_scheduler(self.runtime.engine, self.runtime.network_tables, self.id)
@@ -210,7 +213,7 @@ class SchedulerProcess:
             except SQLAlchemyError as exc:
                 if not is_transient(exc):
                     raise
-                reason = type(getattr(exc, "orig", None) or exc).__name__
+                reason = describe_database_error(exc)
                 if self.stop.is_set() or dt.datetime.now(deadline.tzinfo) + dt.timedelta(seconds=delay) > deadline:
                     raise _GaveUp(reason) from None
                 log.warning("%s: the database does not answer (%s); retrying in %.0f s", what, reason, delay)
