@@ -9,12 +9,10 @@ waits for the server's greeting on the port, stopping for the process to end: ne
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import socket
 import subprocess
-import time
 import uuid
 from pathlib import Path
 
@@ -125,10 +123,3 @@ class MariaDBInstance:
             engine.dispose()
         return self.url(name)
 
-
-def elapsed(since: float) -> float:
-    return time.monotonic() - since
-
-
-def mariadb_available() -> bool:
-    return os.access(MARIADBD, os.X_OK) and os.access(INSTALL_DB, os.X_OK)
