@@ -8,6 +8,7 @@ down and catches up at start — run it once. Runs queued through the API are pi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -20,6 +21,7 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import text
@@ -141,10 +143,11 @@ class SchedulerProcess:
         self._drain()
 
     def _on_signal(self, signum, _frame) -> None:
+        # Only the flag: the handler runs in the main thread, which may be holding the scheduler's or its
+        # executor's locks right then (shutting down from here deadlocked). poll_queue shuts the scheduler
+        # down within POLL_SECONDS; a run in flight sees the flag at its next progress point.
         log.info("signal %s: stopping (no new runs; running ones get %s s)", signum, self.shutdown_timeout)
         self.stop.set()
-        if self.scheduler.running:  # not yet started while still waiting for the database
-            self.scheduler.shutdown(wait=False)
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.shutdown_timeout
@@ -228,7 +231,9 @@ class SchedulerProcess:
 
     def poll_queue(self) -> None:
         """Start runs queued through the API; mark runs of crashed processes as interrupted."""
-        if self.stop.is_set():
+        if self.stop.is_set():  # a signal came (_on_signal)
+            with contextlib.suppress(SchedulerNotRunningError):
+                self.scheduler.shutdown(wait=False)
             return
         try:
             with self.runtime.engine.connect() as conn:
