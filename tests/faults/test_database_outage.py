@@ -132,10 +132,14 @@ def recovers(served, user: int, workers: int) -> float:
 def executing(url: str) -> list[str]:
     """The writes the server is executing in the test's database (INNODB_TRX does not always list a waiting
     transaction that already wrote; the process list does)."""
-    with create_engine(url).connect() as conn:
-        return [query for (query,) in conn.execute(text(
-            "SELECT info FROM information_schema.PROCESSLIST WHERE db = DATABASE() AND command = 'Query' "
-            "AND (info LIKE 'UPDATE%' OR info LIKE 'DELETE%')"))]
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [query for (query,) in conn.execute(text(
+                "SELECT info FROM information_schema.PROCESSLIST WHERE db = DATABASE() AND command = 'Query' "
+                "AND (info LIKE 'UPDATE%' OR info LIKE 'DELETE%')"))]
+    finally:
+        engine.dispose()
 
 
 @contextlib.contextmanager
@@ -236,9 +240,10 @@ def test_a_frozen_then_killed_server_under_requests_and_a_job(db_server):
         assert "Traceback" not in "\n".join(served.output.lines + scheduler_log.lines)
 
     assert scalar(url, f"SELECT option_value FROM {PREFIX}options WHERE option_name = :n", n=SCHOOL_YEAR_OPTION) == info["current"]
-    o = site_tables(PREFIX).offerings
-    with create_engine(url).connect() as conn:
+    o, engine = site_tables(PREFIX).offerings, create_engine(url)
+    with engine.connect() as conn:
         years = dict(conn.execute(select(o.c.school_year, func.count()).group_by(o.c.school_year)).all())
+    engine.dispose()
     assert years == {info["current"]: SCHOOLS * PROGRAMMES, next_school_year(info["current"]): SCHOOLS * PROGRAMMES}
     print(f"\nfrozen then killed: read during the freeze {frozen_read[1]}; slowest answer after the kill {slowest:.3f} s; "
           f"API back {recovered_after:.2f} s after the server greeted; run {run_id}: {run['error']}; occurrence {stamp} "
