@@ -108,22 +108,24 @@ def verify_signed_request() -> Caller:
 
 def _store_nonce(nonce: str, now: int) -> None:
     """Store the nonce in autocommit mode: durable at once and seen by every process, whatever becomes of
-    the request. A pooled connection found dead is replaced once; a duplicate after a statement lost on
-    the way may be our own nonce, so that is 503 (retry with a new nonce), never a false replay."""
+    the request. A pooled connection found dead by this statement is replaced once (a server that cannot
+    be reached at all is not asked twice); a duplicate after a statement lost on the way may be our own
+    nonce, so that is 503 (retry with a new nonce), never a false replay."""
     tables, prune_before = runtime().network_tables, _prune_due(now)
-    try:
-        with autocommit_db() as conn:
+    with autocommit_db() as conn:
+        try:
             stored = remember_nonce(conn, tables, nonce, now, prune_before)
-    except DBAPIError as error:
-        if not lost_connection(error):
-            raise
+        except DBAPIError as error:
+            if not lost_connection(error):
+                raise
+            stored = None
+    if stored is None:
         drop_connections()
         with autocommit_db() as conn:
             if not remember_nonce(conn, tables, nonce, now, prune_before):
                 raise ApiError(503, "database_unavailable", "De verbinding met de databank viel weg: er is niets gewijzigd. "
                                                             "Probeer het over enkele seconden opnieuw.", headers={"Retry-After": "5"})
-        return
-    if not stored:
+    elif not stored:
         raise _unauthorized("auth_replay", "De LOP-service weigert de aanvraag: deze aanvraag werd al eens ontvangen (herhaalde nonce).")
 
 

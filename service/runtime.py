@@ -13,7 +13,7 @@ from flask import current_app, g, has_request_context, request
 from sqlalchemy import Connection, Engine, event
 from sqlalchemy.exc import DBAPIError
 
-from wp_bridge.db import autocommit_twin, make_engine
+from wp_bridge.db import SERVING_READ_TIMEOUT_SECONDS, autocommit_twin, make_engine
 from wp_bridge.locks import release_transaction_locks
 from wp_bridge.sites import Network
 from wp_bridge.tables import network_tables
@@ -32,8 +32,10 @@ class Runtime:
     @classmethod
     def from_config(cls, config: Config, *, serving: bool = False) -> Runtime:
         """``serving``: for the API, whose requests are retried on a dead connection, so that a pooled one is
-        only pinged after 10 s idle; the scheduler and the commands ping on every checkout."""
-        engine = make_engine(config.database_url, ping_every_checkout=not serving)
+        only pinged after 10 s idle, and whose statements wait at most 30 s for the server's answer; the
+        scheduler and the commands ping on every checkout and wait as long as a statement takes."""
+        engine = make_engine(config.database_url, ping_every_checkout=not serving,
+                             read_timeout=SERVING_READ_TIMEOUT_SECONDS if serving else None)
         return cls(config, engine, Network(config.table_prefix, config.network_id))
 
     @property

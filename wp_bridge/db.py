@@ -21,6 +21,9 @@ CONNECT_TIMEOUT_SECONDS = 5
 # wait_timeout or a firewall may have closed it); one used more recently is trusted, and a request that
 # finds it dead after all is retried once on a fresh connection (service.runtime).
 IDLE_CHECK_SECONDS = 10
+# For the API: a statement whose answer does not come (a frozen server, a cut network) fails after this
+# instead of holding a worker forever. Jobs and commands have none: a long ALTER or DELETE is normal there.
+SERVING_READ_TIMEOUT_SECONDS = 30
 # MariaDB's default minus NO_AUTO_CREATE_USER, and strict for every table; no NO_ZERO_DATE: WordPress's
 # columns default to '0000-00-00 00:00:00'.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
@@ -30,13 +33,15 @@ def is_mysql(engine_or_conn) -> bool:
     return engine_or_conn.dialect.name in ("mysql", "mariadb")
 
 
-def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False, ping_every_checkout: bool = False) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False, ping_every_checkout: bool = False,
+                read_timeout: int | None = None) -> Engine:
     """An engine with the options this service needs: connection checks and recycling on MySQL,
     a sane transaction and locking setup on SQLite. Query parameters are never put in error messages.
     ``autocommit`` (MySQL only): every statement commits on its own, for the API's reads and its nonces.
     A pooled connection is pinged before use only after 10 s idle (the API retries a request that meets a
     dead one), or on every checkout with ``ping_every_checkout`` (the scheduler and the commands: a job has
-    no retry, and a ping per run costs nothing)."""
+    no retry, and a ping per run costs nothing). ``read_timeout`` (seconds, MySQL): how long one statement may
+    wait for the server's answer."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -61,6 +66,7 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False, ping_
             # Strict whatever the server's default: text a WordPress table's charset cannot hold (an emoji
             # into utf8mb3, "Ω" into latin1) fails with 1366 instead of being stored as "?".
             "sql_mode": SQL_MODE,
+            **({"read_timeout": read_timeout, "write_timeout": read_timeout} if read_timeout else {}),
         },
         # Set once per new connection (create_engine's option), not per checkout as execution_options does.
         **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
@@ -68,9 +74,12 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False, ping_
     event.listen(engine, "do_connect", _connect_lean)
     event.listen(engine, "checkin", _release_held_locks)
     if not ping_every_checkout:
-        event.listen(engine, "checkin", _note_idle_since)
-        event.listen(engine, "checkout", _ping_if_idle_long)
+        _check_long_idle_connections(engine)
+    _options[engine] = {"pool_size": pool_size, "ping_every_checkout": ping_every_checkout, "read_timeout": read_timeout}
     return engine
+
+
+_options: weakref.WeakKeyDictionary[Engine, dict] = weakref.WeakKeyDictionary()
 
 
 _autocommit_twins: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
@@ -78,14 +87,13 @@ _autocommit_twins: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKey
 
 def autocommit_twin(engine: Engine) -> Engine:
     """An engine on the same MySQL database whose connections are in autocommit mode (its own pool, set
-    once per connection): a read sends no closing ROLLBACK and a nonce no separate COMMIT. On SQLite the
-    engine itself. Disposed with ``engine``."""
+    once per connection, its other options those of ``engine``): a read sends no closing ROLLBACK and a
+    nonce no separate COMMIT. On SQLite the engine itself. Disposed with ``engine``."""
     if not is_mysql(engine):
         return engine
     twin = _autocommit_twins.get(engine)
     if twin is None:
-        twin = make_engine(engine.url.render_as_string(hide_password=False), pool_size=engine.pool.size(),
-                           autocommit=True)
+        twin = make_engine(engine.url.render_as_string(hide_password=False), **_options[engine], autocommit=True)
         _autocommit_twins[engine] = twin
         event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
     return twin
@@ -137,20 +145,29 @@ def run_fixed(conn: Connection, statement, params: dict | None = None) -> list[t
                                   connection_invalidated=lost, dialect=conn.dialect) from error
 
 
-def _note_idle_since(_dbapi_connection, record) -> None:
-    record.info["idle_since"] = time.monotonic()
+def _check_long_idle_connections(engine: Engine) -> None:
+    """Instead of pinging on every checkout (a round trip per request), ping only a connection that sat idle
+    in the pool long enough to have been closed; a dead one is replaced (the pool tries the next). Once a
+    ping failed, a connection idle since before then is taken for dead without its own ping: on a frozen
+    server each ping would wait out the read timeout."""
+    failed_at = [float("-inf")]
 
+    @event.listens_for(engine, "checkin")
+    def note_idle_since(_dbapi_connection, record):
+        record.info["idle_since"] = time.monotonic()
 
-def _ping_if_idle_long(dbapi_connection, record, _proxy) -> None:
-    """Instead of pinging on every checkout (a round trip per request), ping only a connection that sat
-    idle in the pool long enough to have been closed; a dead one is replaced (the pool tries again)."""
-    idle_since = record.info.get("idle_since")
-    if idle_since is None or time.monotonic() - idle_since <= IDLE_CHECK_SECONDS:
-        return
-    try:
-        dbapi_connection.ping(False)
-    except Exception as error:  # whatever the driver raises, the connection is unusable
-        raise DisconnectionError("a pooled connection idle for long no longer answers") from error
+    @event.listens_for(engine, "checkout")
+    def ping_if_idle_long(dbapi_connection, record, _proxy):
+        idle_since = record.info.get("idle_since")
+        if idle_since is None or time.monotonic() - idle_since <= IDLE_CHECK_SECONDS:
+            return
+        if idle_since < failed_at[0]:
+            raise DisconnectionError("idle since before a ping to this server failed")
+        try:
+            dbapi_connection.ping(False)
+        except Exception as error:  # whatever the driver raises, the connection is unusable
+            failed_at[0] = time.monotonic()
+            raise DisconnectionError("a pooled connection idle for long no longer answers") from error
 
 
 # Named locks a transaction holds (wp_bridge.locks.lock_for_transaction), in the connection's info.

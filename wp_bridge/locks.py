@@ -101,7 +101,7 @@ def _local_lock(key: str, timeout: float) -> Iterator[bool]:
 
 
 ACCOUNTS_LOCK = "wordpress-accounts"
-ACCOUNTS_LOCK_TIMEOUT_SECONDS = 30
+ACCOUNTS_LOCK_TIMEOUT_SECONDS = 20  # below the API's read timeout (db.SERVING_READ_TIMEOUT_SECONDS): 'busy', never a lost connection
 
 
 def lock_for_transaction(conn: Connection, name: str, timeout: float = ACCOUNTS_LOCK_TIMEOUT_SECONDS) -> None:
