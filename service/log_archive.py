@@ -3,20 +3,26 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import errno
 import gzip
 import os
+import secrets
 
 from rules.spreadsheet import csv_chunks
 from wp_bridge.audit_read import LogFilter, NameBook, stream
+from wp_bridge.faults import fault_point
 from wp_bridge.tables import SiteTables
 
 from .api.log import ARCHIVE_HEADINGS, log_rows
 
 
 def write_log_archive(rt, tables: SiteTables, path: str, until: dt.datetime | None = None) -> tuple[int, int]:
-    """Write every log row (before ``until``, UTC, when given) to ``path``, which must not exist, and fsync
-    it. Returns (rows written, highest log id written); an archive of no rows is removed again."""
+    """Write every log row (before ``until``, UTC, when given) to ``path``, which must not exist. The rows go to a
+    temporary file beside it; only once that file is complete and synced to disk does it get the archive's name
+    (a hard link, which never replaces a file), so a crash while writing never leaves a partial archive under
+    that name. Returns (rows written, highest log id written); an archive of no rows is not kept."""
     archived, max_id = 0, 0
 
     def counted(rows):
@@ -28,12 +34,31 @@ def write_log_archive(rt, tables: SiteTables, path: str, until: dt.datetime | No
 
     book = NameBook(rt.engine, tables, rt.network.core)
     rows = counted(stream(rt.engine, tables, rt.network.core, LogFilter(until=until), names=book))
-    with open(path, "xb") as raw, gzip.GzipFile(fileobj=raw, mode="wb") as archive:
-        for chunk in csv_chunks(ARCHIVE_HEADINGS, log_rows(rows, rt.config.tz, book.people, book.schools, archive=True)):
-            archive.write(chunk)
-        archive.flush()
-        raw.flush()
-        os.fsync(raw.fileno())
-    if archived == 0:
-        os.remove(path)
+    if os.path.lexists(path):
+        raise FileExistsError(errno.EEXIST, "the archive exists already", path)
+    directory, name = os.path.split(os.path.abspath(path))
+    partial = os.path.join(directory, f"{name}.{secrets.token_hex(4)}.part")
+    try:
+        with open(partial, "xb") as raw:
+            with gzip.GzipFile(filename=name, fileobj=raw, mode="wb") as archive:
+                for chunk in csv_chunks(ARCHIVE_HEADINGS, log_rows(rows, rt.config.tz, book.people, book.schools,
+                                                                   archive=True)):
+                    archive.write(chunk)
+                    fault_point("log_prune.archive_chunk")
+            raw.flush()
+            os.fsync(raw.fileno())  # after the gzip trailer, which closing the GzipFile wrote
+        if archived:
+            os.link(partial, path)
+            _fsync_directory(directory)  # the new name is on disk too before any row is deleted
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(partial)
     return archived, max_id
+
+
+def _fsync_directory(directory: str) -> None:
+    descriptor = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(descriptor)
+    finally:
+        os.close(descriptor)

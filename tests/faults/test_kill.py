@@ -1,0 +1,612 @@
+"""kill -9 mid-work (issue 18, Faults 1): the rollover of a 300-school site, a 2,000-row school-admin import
+through ``lop-sidecar serve``, an AgODi sync of 10,000 rows, an OV sync and a ``log prune``, each killed early,
+in the middle and just before its commit by a fault point (``LOP_TEST_KILL_AT``: the process SIGKILLs itself
+there, as a power cut would).
+
+After every kill the affected tables are dumped and compared byte for byte with the dump taken before (every
+kill here falls before a commit, so "before" is the only right answer); the run the dead process left
+``running`` becomes ``failed`` / ``interrupted`` once a scheduler runs, its named lock is free, the job runs
+again (the next kill point is reached by a new run), and the final rerun leaves the same data as an
+uninterrupted run on an identically seeded database.
+
+Comparing the rerun with that reference needs two things put aside, and only those: surrogate keys that
+auto-increment handed out after the seed (InnoDB does not give back the values a rolled-back insert took, so
+the killed attempts move them on; rows of the seed keep and are compared by their ids) and clock or random
+values (timestamps, set-password keys, request ids). Everything else is compared as stored.
+
+A run is judged dead by the scheduler only once it is 30 s old and its lock is free (jobs/runner.py,
+``mark_interrupted``: it is claimed a moment before its lock is taken). Rather than wait those 30 s per kill, a
+test moves the ``started_at`` of a run whose process it saw die (return code -9) 31 s back — what waiting
+would do — and the product's rule for live runs stays as it is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import gzip
+import io
+import json
+import re
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from openpyxl import Workbook
+from sqlalchemy import create_engine, inspect, text
+
+from bench._seed import SITE, seed_site
+from jobs.registry import MANUAL, all_jobs
+from jobs.runner import lock_name, run_now
+from rules.school_year import current_school_year
+from service.config import Config
+from service.runtime import Runtime
+from tests.e2e.fake_ov import FakeOv, catalogue_entry, offering
+from wp_bridge.db import make_engine
+from wp_bridge.locks import ACCOUNTS_LOCK, _mysql_lock_name
+from wp_bridge.migrations import migrate
+from wp_bridge.sites import Network
+from wp_bridge.tables import site_tables
+from wp_bridge.wp_install import install_network
+
+from .processes import Sidecar, dump_tables, scalar, wait_until
+
+# No job fires on its schedule while a test's scheduler runs: it is there to judge runs left running.
+SCHEDULES_OFF = {spec.schedule_variable: MANUAL for spec in all_jobs().values()}
+RUNS = "wp_lop_job_runs"
+SURROGATE_KEYS = {"id", "ID", "option_id", "umeta_id"}
+TODAY = dt.date.today()
+CURRENT = current_school_year(TODAY)
+
+
+@pytest.fixture
+def new_database(database_factories):
+    return database_factories("mysql").new_url
+
+
+@pytest.fixture(scope="module", autouse=True)
+def unaided_dead_run(database_factories, tmp_path_factory):
+    """A run killed as this module starts and left alone: the last test lets a scheduler judge it on the real
+    clock, without moving its start back (by then it is long past 30 s old in a whole run of the module)."""
+    url = database_factories("mysql").new_url()
+    network_only(url).engine.dispose()
+    source = tmp_path_factory.mktemp("agodi") / "20260601 AG.txt"
+    source.write_bytes(agodi_file(range(10001, 10021), changed=False))
+    assert_killed(Sidecar(url).run("jobs", "run", "agodi-sync", "--source", str(source), kill_at="agodi.before_commit"),
+                  "agodi.before_commit")
+    return url, left_running(url, "agodi-sync")
+
+
+# --- what every kill is checked against -----------------------------------------------------------------
+
+
+def assert_killed(result, point: str) -> None:
+    assert result.returncode == -9, (f"{point}: the process was not killed at its fault point "
+                                     f"(exit {result.returncode}):\n{result.stdout}\n{result.stderr[-3000:]}")
+
+
+def lock_is_free(url: str, name: str) -> bool:
+    engine = create_engine(url)
+    try:
+        scoped = _mysql_lock_name(engine, name)
+    finally:
+        engine.dispose()
+    return scalar(url, "SELECT IS_FREE_LOCK(:n)", n=scoped) == 1
+
+
+def wait_lock_free(url: str, name: str, what: str) -> float:
+    """Seconds until the server has released the dead process's lock (it does when it sees the socket close)."""
+    started = time.monotonic()
+    wait_until(lambda: lock_is_free(url, name), timeout=10, what=f"{what}: lock {name} free")
+    return time.monotonic() - started
+
+
+def run_row(url: str, run_id: int) -> dict:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return dict(conn.execute(text(f"SELECT * FROM {RUNS} WHERE id = :i"), {"i": run_id}).mappings().one())
+    finally:
+        engine.dispose()
+
+
+def left_running(url: str, job: str) -> int:
+    ids = [int(i) for i in dump_ids(url, f"SELECT id FROM {RUNS} WHERE job = :j AND status = 'running'", j=job)]
+    assert len(ids) == 1, f"{job}: expected one run left running by the dead process, found {ids}"
+    return ids[0]
+
+
+def dump_ids(url: str, sql: str, **params) -> list:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return list(conn.execute(text(sql), params).scalars())
+    finally:
+        engine.dispose()
+
+
+def age_dead_run(url: str, run_id: int) -> None:
+    """Its process is gone (the test saw it die): let it be 31 s old, as waiting would."""
+    engine = create_engine(url)
+    try:
+        with engine.begin() as conn:
+            conn.execute(text(f"UPDATE {RUNS} SET started_at = started_at - INTERVAL 31 SECOND WHERE id = :i"),
+                         {"i": run_id})
+    finally:
+        engine.dispose()
+
+
+def wait_interrupted(url: str, run_id: int, what: str) -> float:
+    started = time.monotonic()
+    wait_until(lambda: run_row(url, run_id)["status"] != "running", timeout=60, interval=0.1,
+               what=f"{what}: run {run_id} judged by the scheduler")
+    row = run_row(url, run_id)
+    assert (row["status"], row["error"]) == ("failed", "interrupted"), f"{what}: {row}"
+    assert row["finished_at"] is not None
+    return time.monotonic() - started
+
+
+def comparable(url: str, tables: list[str], first_new: dict[str, int]) -> dict[str, list]:
+    """The tables with what a rerun cannot repeat put aside: surrogate keys handed out after the seed
+    (``first_new``: the lowest such key per table) and clock values. Rows are sorted, as ids no longer order them."""
+    engine = create_engine(url)
+    try:
+        columns = {name: [c["name"] for c in inspect(engine).get_columns(name)] for name in tables}
+    finally:
+        engine.dispose()
+    result = {}
+    for name, rows in dump_tables(url, *tables).items():
+        kept = []
+        for row in rows:
+            values = []
+            for column, value in zip(columns[name], row, strict=True):
+                if isinstance(value, dt.datetime):
+                    value = "<time>"
+                elif column in SURROGATE_KEYS and value >= first_new.get(name, float("inf")):
+                    value = "<new>"
+                values.append(value)
+            kept.append(tuple(values))
+        result[name] = sorted(kept, key=repr)
+    return result
+
+
+def next_keys(dump: dict[str, list]) -> dict[str, int]:
+    """Per table the first surrogate key after the seed's (the first column is the key in every table here)."""
+    return {name: max((row[0] for row in rows), default=0) + 1 for name, rows in dump.items()}
+
+
+def kill_job(sidecar: Sidecar, args: tuple, job: str, site_id: int | None, points: list[str],
+             tables: list[str]) -> list[dict]:
+    """Kill ``jobs run …`` at each point in turn on the same database: each time the tables are as before, the
+    lock is free and the run left running is judged interrupted. The scheduler starts after the first kill (a
+    scheduler coming up after a crash) and keeps running for the others (one that was up all along)."""
+    url = sidecar.database_url
+    before = dump_tables(url, *tables)
+    observed = []
+    with contextlib.ExitStack() as stack:
+        scheduler_started = None
+        for point in points:
+            result = sidecar.run(*args, kill_at=point)
+            assert_killed(result, point)
+            assert dump_tables(url, *tables) == before, f"killed at {point}: the tables are not as before"
+            run_id = left_running(url, job)
+            lock_seconds = wait_lock_free(url, lock_name(job, site_id), point)
+            # a run younger than 30 s is never judged, even with its lock free (the rule stays as it is)
+            assert run_row(url, run_id)["status"] == "running"
+            age_dead_run(url, run_id)
+            if scheduler_started is None:
+                scheduler_started = time.monotonic()
+                stack.enter_context(sidecar.scheduler(**SCHEDULES_OFF))
+                started = scheduler_started
+            else:
+                started = time.monotonic()
+            wait_interrupted(url, run_id, point)
+            observed.append({"point": point, "lock_free_s": round(lock_seconds, 2),
+                             "interrupted_s": round(time.monotonic() - started, 2),
+                             "progress": run_row(url, run_id)["progress_done"]})
+            # the scheduler took the lock a moment to look: the next run must not find it taken
+            wait_lock_free(url, lock_name(job, site_id), point)
+    return observed
+
+
+def rerun_matches_reference(sidecar: Sidecar, args: tuple, reference, tables: list[str], first_new: dict) -> None:
+    again = sidecar.run(*args)
+    assert again.returncode == 0, again.stderr[-3000:]
+    assert again.stdout == reference.stdout
+    assert comparable(sidecar.database_url, tables, first_new) == comparable(reference.url, tables, first_new)
+
+
+class Reference:
+    """An uninterrupted run on an identically seeded database."""
+
+    def __init__(self, url: str, args: tuple, **env):
+        self.url = url
+        result = Sidecar(url, **env).run(*args)
+        assert result.returncode == 0, result.stderr[-3000:]
+        self.stdout = result.stdout
+
+
+def report(case: str, observed: list[dict], **figures) -> None:
+    print(f"\n{case}: " + "; ".join(f"{k}={v}" for k, v in figures.items()))
+    for row in observed:
+        print("   " + ", ".join(f"{k}={v}" for k, v in row.items()))
+
+
+# --- 1. the rollover of a 300-school site -----------------------------------------------------------------
+
+ROLLOVER_TABLES = [f"wp_2_lop_{t}" for t in ("schools", "offerings", "free_places_snapshots", "audit_log")] + ["wp_2_options"]
+
+
+def test_rollover_of_300_schools(new_database):
+    urls = [new_database(), new_database()]
+    for url in urls:
+        seed_site(url, schools=300, offerings_per_school=60)[0].dispose()
+    args = ("jobs", "run", "rollover", "--site", str(SITE), "--date", f"{int(CURRENT[:4]) + 1}-08-01", "--early")
+    started = time.monotonic()
+    reference = Reference(urls[1], args)
+    uninterrupted = time.monotonic() - started
+    first_new = next_keys(dump_tables(urls[0], *ROLLOVER_TABLES))
+    sidecar = Sidecar(urls[0])
+    observed = kill_job(sidecar, args, "rollover", SITE, [
+        "rollover.snapshot_taken",  # early: the outgoing year's snapshot written
+        "rollover.year_moved",  # middle: old year removed, new next year copied
+        "rollover.before_commit",  # school-year option moved, log rows and review request written
+    ], ROLLOVER_TABLES)
+    rerun_matches_reference(sidecar, args, reference, ROLLOVER_TABLES, first_new)
+    assert "300 schools, 18000 programmes now current" in reference.stdout
+    report("rollover 300 schools x 60", observed, uninterrupted_s=round(uninterrupted, 2))
+
+
+# --- 2. the AgODi sync of 10,000 rows ---------------------------------------------------------------------
+
+VORMEN = ["GSO", "ASO", "BSO", "TSO", "HBO", "KSO", "999"]
+
+
+def agodi_file(codes: range, *, changed: bool) -> bytes:
+    """An AG file as bench/agodi.py makes it; ``changed``: every fourth description reworded."""
+    lines = ["Administratieve groep\tOmschrijving\tOnderwijsniveau\tOnderwijsvorm\tGraad\tLeerjaar\tBegindatum\tEinddatum"]
+    for code in codes:
+        reworded = " (nieuw)" if changed and code % 4 == 0 else ""
+        lines.append(f"{code}\tOpleiding {code} – studierichting {code % 97}{reworded}\tSO\t{VORMEN[code % 7]}\t"
+                     f"{1 + code % 3}\t{1 + code % 7}\t2019-09-01\t")
+    return ("\r\n".join(lines) + "\r\n").encode("cp1252")
+
+
+@contextlib.contextmanager
+def served_file(name: str, data: bytes):
+    """AgODi's download page, as a local HTTP server on a thread."""
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args) -> None:
+            pass
+
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/plain")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    server.daemon_threads = True
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/{name}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def network_only(url: str) -> Runtime:
+    runtime = Runtime.from_config(Config(database_url=url))
+    with runtime.engine.begin() as conn:
+        install_network(conn, runtime.network)
+    migrate(runtime.engine, runtime.network)
+    return runtime
+
+
+def test_agodi_sync_of_10000_rows(new_database, tmp_path):
+    # stored: last week's file of 10,000 codes; the new one drops 500, adds 500 and rewords every fourth (2,875 rows
+    # to write in batches of 1,000, then 500 deactivations)
+    old = tmp_path / "20260601 AG.txt"
+    old.write_bytes(agodi_file(range(10001, 20001), changed=False))
+    new = agodi_file(range(10501, 20501), changed=True)
+    urls = [new_database(), new_database()]
+    for url in urls:
+        runtime = network_only(url)
+        assert run_now(runtime, "agodi-sync", site_id=None, trigger="cli", options={"source": str(old)})["status"] == "succeeded"
+        runtime.engine.dispose()
+    tables = ["wp_lop_admgr"]
+    args = ("jobs", "run", "agodi-sync")
+    with served_file("20260608%20AG.txt", new) as source:
+        started = time.monotonic()
+        reference = Reference(urls[1], args, LOP_AGODI_URL=source)
+        uninterrupted = time.monotonic() - started
+        sidecar = Sidecar(urls[0], LOP_AGODI_URL=source)
+        observed = kill_job(sidecar, args, "agodi-sync", None, [
+            "agodi.batch:1",  # early: the first 1,000 upserts written
+            "agodi.batch:2",  # middle
+            "agodi.before_commit",  # every upsert and deactivation written
+        ], tables)
+        rerun_matches_reference(sidecar, args, reference, tables, {})
+    assert reference.stdout == "10000 in file: 500 added, 2375 updated, 7125 unchanged, 500 no longer in file\n"
+    report("agodi-sync 10,000 rows", observed, uninterrupted_s=round(uninterrupted, 2))
+
+
+# --- 3. the OV sync -------------------------------------------------------------------------------------------
+
+OV_SCHOOLS, OV_CODES = 100, 30
+
+
+def ov_feed(schooljaar: int, filler: int, shift: int) -> list[dict]:
+    """The site's 100 schools (instellingsnummer 100000 + n, as bench/_seed.py numbers them), each with 30 codes
+    (``shift`` moves some: only OV / only LOP), then ``filler`` records of schools elsewhere."""
+    records = [offering(100000 + s, 1, 60000 + (c + s % 3 + shift) % 40, schooljaar, f"Opleiding {c}")
+               for s in range(OV_SCHOOLS) for c in range(OV_CODES)]
+    records += [offering(900000 + n // 30, 1, 60000 + n % 45, schooljaar if n % 5 else schooljaar - 1, f"Opleiding {n % 45}")
+                for n in range(filler)]
+    return records
+
+
+def test_ov_sync(new_database):
+    schooljaar = int(CURRENT[:4])
+    fake = FakeOv.start()
+    try:
+        fake.offerings = ov_feed(schooljaar, 11000, shift=0)  # 14,000 records stored by last night's sync
+        fake.catalogue = [catalogue_entry(60000 + c, 1 + c % 3, 1 + c % 6, VORMEN[c % 7] if c % 4 else None, schooljaar)
+                          for c in range(45)]
+        env = {"LOP_OV_API_URL": fake.url, "LOP_OV_API_KEY": fake.key}
+        urls = [new_database(), new_database()]
+        for url in urls:
+            seed_site(url, schools=OV_SCHOOLS, offerings_per_school=OV_CODES)[0].dispose()
+            runtime = Runtime.from_config(Config(database_url=url, ov_api_url=fake.url, ov_api_key=fake.key))
+            assert run_now(runtime, "ov-sync", site_id=None, trigger="cli")["status"] == "succeeded"
+            runtime.engine.dispose()
+        # tonight: 16,000 records in 4 pages (4 inserts of 5,000 in the sidecar), some codes moved
+        fake.offerings = ov_feed(schooljaar, 13000, shift=2)
+        fake.catalogue = fake.catalogue + [catalogue_entry(60100 + c, 2, 3, "TSO", schooljaar) for c in range(5)]
+        tables = ["wp_lop_ov_offerings", "wp_lop_admgr"]
+        args = ("jobs", "run", "ov-sync")
+        started = time.monotonic()
+        reference = Reference(urls[1], args, **env)
+        uninterrupted = time.monotonic() - started
+        first_new = next_keys(dump_tables(urls[0], *tables))
+        sidecar = Sidecar(urls[0], **env)
+        observed = kill_job(sidecar, args, "ov-sync", None, [
+            "ov.snapshot_chunk:1",  # early: catalogue enriched, old snapshot deleted, first 5,000 rows in
+            "ov.snapshot_chunk:2",  # middle
+            "ov.before_commit",  # the whole new snapshot written
+        ], tables)
+        rerun_matches_reference(sidecar, args, reference, tables, first_new)
+    finally:
+        fake.stop()
+    assert reference.stdout.startswith("16000 records in 4 pages; site 2: 100 schools compared")
+    report("ov-sync 16,000 records", observed, uninterrupted_s=round(uninterrupted, 2))
+
+
+# --- 4. the school-admin import (an API call through lop-sidecar serve) ------------------------------------
+
+IMPORT_TABLES = ["wp_users", "wp_usermeta", "wp_2_lop_school_admins", "wp_2_lop_audit_log", "wp_lop_mail_outbox"]
+
+
+def import_workbook(rows: int) -> bytes:
+    book = Workbook()
+    sheet = book.active
+    sheet.title = "Schoolbeheerders"
+    sheet.append(["Instellingsnummer", "Schoolnaam", "E-mailadres"])
+    for n in range(rows):  # half of them have an account already, half are new
+        sheet.append([f"{100000 + n % 200:06d}", f"School {n % 200:03d}",
+                      f"{'bestaand' if n % 2 else 'nieuw'}{n // 2}@school.example"])
+    buffer = io.BytesIO()
+    book.save(buffer)
+    return buffer.getvalue()
+
+
+def seed_import(url: str) -> int:
+    engine, network, info = seed_site(url, schools=200, offerings_per_school=1)
+    with engine.begin() as conn:
+        conn.execute(network.core.users.insert(), [
+            {"user_login": f"bestaand{n}", "user_nicename": f"bestaand{n}", "user_email": f"bestaand{n}@school.example",
+             "display_name": f"B {n}", "user_registered": dt.datetime(2025, 1, 1)} for n in range(1000)])
+    engine.dispose()
+    return info["expert"]
+
+
+def post_import(served, expert: int, data: bytes) -> requests.Response:
+    boundary = "killboundary"
+    body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"schoolbeheerders.xlsx\"\r\n"
+            "Content-Type: application/octet-stream\r\n\r\n").encode() + data + f"\r\n--{boundary}--\r\n".encode()
+    return served.call("POST", f"/api/v1/sites/{SITE}/imports/school-admins", user=expert, data=body, timeout=120,
+                       headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
+
+
+def import_comparable(url: str, first_new: dict[str, int]) -> dict[str, list]:
+    """As ``comparable``, with every user named by login instead of by ID (new accounts get new IDs in a rerun),
+    and the set-password keys (random) put aside where they are stored: the activation key and the mail bodies."""
+    logins = dict(dump_ids_pairs(url, "SELECT ID, user_login FROM wp_users"))
+    tables = comparable(url, IMPORT_TABLES, first_new)
+    columns = {name: [c["name"] for c in inspect_columns(url, name)] for name in IMPORT_TABLES}
+
+    def named(table, rows, **by_column):
+        out = []
+        for row in rows:
+            values = dict(zip(columns[table], row, strict=True))
+            for column, convert in by_column.items():
+                values[column] = convert(values[column], values)
+            out.append(tuple(values.values()))
+        return sorted(out, key=repr)
+
+    login = lambda value, _row: logins.get(value, value)
+    key = lambda value, _row: re.sub(r"[A-Za-z0-9]{20}", "<key>", value) if value else value
+
+    def audit_user(value, row):
+        return logins.get(value, value) if row["entity"] == "school_admin" else value
+
+    def audit_new(value, row):
+        data = json.loads(value) if value else None
+        if isinstance(data, dict) and "user_id" in data:
+            data["user_id"] = logins.get(data["user_id"], data["user_id"])
+        return json.dumps(data, sort_keys=True)
+
+    users = named("wp_users", dump_tables(url, "wp_users")["wp_users"],
+                  ID=lambda value, _row: logins[value],
+                  user_registered=lambda value, _row: value if value.year < 2026 else "<time>",
+                  user_activation_key=lambda value, _row: re.sub(r"^\d+:\$generic\$\S+$", "<time>:$generic$<hash>", value))
+    return {
+        "wp_users": users,
+        "wp_usermeta": named("wp_usermeta", tables["wp_usermeta"], user_id=login),
+        "wp_2_lop_school_admins": named("wp_2_lop_school_admins", tables["wp_2_lop_school_admins"], user_id=login),
+        "wp_2_lop_audit_log": named("wp_2_lop_audit_log", tables["wp_2_lop_audit_log"], entity_id=audit_user,
+                                    new_value=audit_new, request_id=lambda _v, _r: "<request>"),
+        "wp_lop_mail_outbox": named("wp_lop_mail_outbox", tables["wp_lop_mail_outbox"], user_id=login,
+                                    body_text=key, body_html=key),
+    }
+
+
+def dump_ids_pairs(url: str, sql: str) -> list[tuple]:
+    engine = create_engine(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(row) for row in conn.execute(text(sql))]
+    finally:
+        engine.dispose()
+
+
+def inspect_columns(url: str, table: str) -> list[dict]:
+    engine = create_engine(url)
+    try:
+        return inspect(engine).get_columns(table)
+    finally:
+        engine.dispose()
+
+
+def test_school_admin_import_of_2000_rows(new_database):
+    data = import_workbook(2000)
+    urls = [new_database(), new_database()]
+    experts = [seed_import(url) for url in urls]
+    first_new = next_keys(dump_tables(urls[0], *IMPORT_TABLES))
+    with Sidecar(urls[1]).serve(workers=2, threads=1) as served:
+        started = time.monotonic()
+        reference = post_import(served, experts[1], data)
+        uninterrupted = time.monotonic() - started
+    assert reference.status_code == 200, reference.text[:1000]
+    assert (reference.json()["rows"], reference.json()["users_created"]) == (2000, 1000)
+    before = dump_tables(urls[0], *IMPORT_TABLES)
+    observed = []
+    # The fault point kills the worker that handles the request; gunicorn's master starts a new one.
+    for point in ("import.accounts_created",  # early: 1,000 WordPress accounts inserted
+                  "import.roles_granted",  # middle: the school-admin role granted to 2,000 users
+                  "import.before_commit"):  # links, log rows and 1,000 invitations queued
+        with Sidecar(urls[0]).serve(workers=2, threads=1, kill_at=point) as served:
+            mark = len(served.output.lines)
+            started = time.monotonic()
+            with pytest.raises(requests.ConnectionError):
+                answer = post_import(served, experts[0], data)
+                pytest.fail(f"{point}: the client got HTTP {answer.status_code} from a worker that died: {answer.text[:300]}")
+            failed_after = time.monotonic() - started
+            served.output.wait_for("was sent SIGKILL", start=mark)
+            died = next(i for i, line in enumerate(served.output.lines) if i >= mark and "was sent SIGKILL" in line)
+            served.output.wait_for("Booting worker", start=died + 1)  # the master replaced it
+            assert dump_tables(urls[0], *IMPORT_TABLES) == before, f"killed at {point}: the tables are not as before"
+            lock_seconds = wait_lock_free(urls[0], ACCOUNTS_LOCK, point)
+            observed.append({"point": point, "client_error_after_s": round(failed_after, 2),
+                             "lock_free_s": round(lock_seconds, 2)})
+    with Sidecar(urls[0]).serve(workers=2, threads=1) as served:
+        again = post_import(served, experts[0], data)
+    assert again.status_code == 200, again.text[:1000]
+    by_id = ("wordpress", "invalidate_user_cache")  # name the new accounts by ID
+    assert {k: v for k, v in again.json().items() if k not in by_id} == \
+        {k: v for k, v in reference.json().items() if k not in by_id}
+    assert import_comparable(urls[0], first_new) == import_comparable(urls[1], first_new)
+    report("school-admin import 2,000 rows", observed, uninterrupted_s=round(uninterrupted, 2))
+
+
+# --- 5. log prune ---------------------------------------------------------------------------------------------
+
+PRUNE_ROWS, PRUNE_OLD = 30000, 20000
+
+
+def seed_log(url: str) -> None:
+    engine, network = make_engine(url), Network("wp_")
+    seed_site(url, schools=3, offerings_per_school=1)[0].dispose()
+    t = site_tables(network.prefix(SITE))
+    start = dt.datetime(2024, 6, 1)
+    with engine.begin() as conn:
+        for first in range(0, PRUNE_ROWS, 5000):
+            conn.execute(t.audit_log.insert(), [
+                {"occurred_at": start + dt.timedelta(minutes=i) if i < PRUNE_OLD else dt.datetime(2026, 1, 1) + dt.timedelta(seconds=i),
+                 "site_id": SITE, "user_id": 1, "user_login": "bench.expert", "user_role": "lop_expert", "source": "api",
+                 "school_id": 1 + i % 3, "entity": "offering", "entity_id": i, "action": "update", "field": "free_places",
+                 "old_value": str(i % 7), "new_value": str(i % 5),
+                 "offering": json.dumps({"id": i, "admgr_code": 1011, "name": "Lager onderwijs - 1ste leerjaar",
+                                         "school_year": "2024-2025"})}
+                for i in range(first, min(first + 5000, PRUNE_ROWS))])
+    engine.dispose()
+
+
+def archive_text(path) -> str:
+    try:
+        return gzip.decompress(path.read_bytes()).decode("utf-8-sig")
+    except EOFError:
+        raise AssertionError(f"{path.name}: a partial archive under the archive's own name") from None
+
+
+def test_log_prune(new_database, tmp_path):
+    urls = [new_database(), new_database()]
+    for url in urls:
+        seed_log(url)
+    tables = ["wp_2_lop_audit_log"]
+    before_date = "2025-06-01"
+
+    def prune(url: str, archive, **kwargs):
+        return Sidecar(url).run("log", "prune", "--site", str(SITE), "--before", before_date, "--archive", str(archive),
+                                **kwargs)
+
+    reference_archive = tmp_path / "reference.csv.gz"
+    started = time.monotonic()
+    reference = prune(urls[1], reference_archive)
+    uninterrupted = time.monotonic() - started
+    assert reference.returncode == 0, reference.stderr
+    assert f"archived {PRUNE_OLD} log rows" in reference.stdout and f"deleted {PRUNE_OLD}" in reference.stdout
+    before = dump_tables(urls[0], *tables)
+    observed = []
+    archive = tmp_path / "archief.csv.gz"
+    for point in ("log_prune.archive_chunk:5",  # early: 5,000 of the 20,000 rows written to the archive
+                  "log_prune.archived",  # middle: the archive complete and synced, nothing deleted yet
+                  "log_prune.before_commit"):  # every archived row deleted, not committed
+        result = prune(urls[0], archive, kill_at=point)
+        assert_killed(result, point)
+        assert dump_tables(urls[0], *tables) == before, f"killed at {point}: the log is not as before"
+        if archive.exists():
+            # an archive under its own name is a complete one: every row the reference archived
+            assert archive_text(archive) == archive_text(reference_archive), f"{point}: not the reference's rows"
+            observed.append({"point": point, "archive": "complete, kept"})
+            archive = tmp_path / f"archief-{len(observed)}.csv.gz"  # the command never overwrites an archive
+        else:
+            partial = [p.name for p in tmp_path.glob("archief.csv.gz.*.part")]
+            observed.append({"point": point, "archive": f"none under its name; left: {partial}"})
+    again = prune(urls[0], archive)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.replace(str(archive), "A") == reference.stdout.replace(str(reference_archive), "A")
+    first_new = next_keys(before)
+    assert comparable(urls[0], tables, first_new) == comparable(urls[1], tables, first_new)
+    assert archive_text(archive) == archive_text(reference_archive)
+    report("log prune 20,000 of 30,000 rows", observed, uninterrupted_s=round(uninterrupted, 2))
+
+
+# --- the scheduler's own clock ----------------------------------------------------------------------------------
+
+
+def test_a_run_left_running_is_judged_on_the_real_clock(unaided_dead_run):
+    url, run_id = unaided_dead_run
+    wait_lock_free(url, lock_name("agodi-sync", None), "unaided")
+    started = time.monotonic()
+    with Sidecar(url).scheduler(**SCHEDULES_OFF) as (_process, output):
+        wait_interrupted(url, run_id, "unaided")
+        output.wait_for(f"run {run_id} was left running by a process that is gone")
+    row = run_row(url, run_id)
+    age = (row["finished_at"] - row["started_at"]).total_seconds()
+    assert age >= 30  # never judged younger: the rule for live runs
+    print(f"\nunaided: judged {time.monotonic() - started:.2f} s after the scheduler started, at {age:.1f} s old")
