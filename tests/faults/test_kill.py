@@ -1,23 +1,25 @@
 """kill -9 mid-work (issue 18, Faults 1): the rollover of a 300-school site, a 2,000-row school-admin import
 through ``lop-sidecar serve``, an AgODi sync of 10,000 rows, an OV sync and a ``log prune``, each killed early,
 in the middle and just before its commit by a fault point (``LOP_TEST_KILL_AT``: the process SIGKILLs itself
-there, as a power cut would).
+there, as ``kill -9`` or a power cut would).
 
-After every kill the affected tables are dumped and compared byte for byte with the dump taken before (every
-kill here falls before a commit, so "before" is the only right answer); the run the dead process left
-``running`` becomes ``failed`` / ``interrupted`` once a scheduler runs, its named lock is free, the job runs
-again (the next kill point is reached by a new run), and the final rerun leaves the same data as an
-uninterrupted run on an identically seeded database.
+Each case seeds one database and copies it table by table into a second one, where an uninterrupted run gives
+the reference "after" (in a thread, beside the kills). On the first database, after every kill the affected
+tables are dumped and compared byte for byte with the dump taken before (every kill here falls before a commit,
+so "before" is the only right answer); the run the dead process left ``running`` becomes ``failed`` /
+``interrupted`` once a scheduler runs, its named lock is free, the job runs again (the next kill point is
+reached by a new run), and the final rerun leaves the same data as the reference.
 
-Comparing the rerun with that reference needs two things put aside, and only those: surrogate keys that
-auto-increment handed out after the seed (InnoDB does not give back the values a rolled-back insert took, so
-the killed attempts move them on; rows of the seed keep and are compared by their ids) and clock or random
-values (timestamps, set-password keys, request ids). Everything else is compared as stored.
+Comparing the rerun with the reference puts aside two things, and only those: surrogate keys handed out after
+the seed (InnoDB does not give back the values a rolled-back insert took, so the killed attempts move them on;
+rows of the seed keep and are compared by their ids) and clock or random values (timestamps, set-password
+keys, request ids). Everything else is compared as stored.
 
-A run is judged dead by the scheduler only once it is 30 s old and its lock is free (jobs/runner.py,
-``mark_interrupted``: it is claimed a moment before its lock is taken). Rather than wait those 30 s per kill, a
-test moves the ``started_at`` of a run whose process it saw die (return code -9) 31 s back — what waiting
-would do — and the product's rule for live runs stays as it is.
+The scheduler judges a run dead only once it is 30 s old and its lock is free (jobs/runner.py,
+``mark_interrupted``: a run is claimed a moment before its lock is taken). Rather than wait those 30 s per kill,
+a test moves the ``started_at`` of a run whose process it saw die (return code -9) 31 s back, as waiting would;
+the product's rule for live runs stays as it is, and the last test lets a scheduler judge a run on the real
+clock, without that help.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ import pytest
 import requests
 from openpyxl import Workbook
 from sqlalchemy import create_engine, inspect, text
+from sqlalchemy.engine import make_url
 
 from bench._seed import SITE, seed_site
 from jobs.registry import MANUAL, all_jobs
@@ -44,10 +47,8 @@ from rules.school_year import current_school_year
 from service.config import Config
 from service.runtime import Runtime
 from tests.e2e.fake_ov import FakeOv, catalogue_entry, offering
-from wp_bridge.db import make_engine
 from wp_bridge.locks import ACCOUNTS_LOCK, _mysql_lock_name
 from wp_bridge.migrations import migrate
-from wp_bridge.sites import Network
 from wp_bridge.tables import site_tables
 from wp_bridge.wp_install import install_network
 
@@ -57,21 +58,23 @@ from .processes import Sidecar, dump_tables, scalar, wait_until
 SCHEDULES_OFF = {spec.schedule_variable: MANUAL for spec in all_jobs().values()}
 RUNS = "wp_lop_job_runs"
 SURROGATE_KEYS = {"id", "ID", "option_id", "umeta_id"}
-TODAY = dt.date.today()
-CURRENT = current_school_year(TODAY)
+CURRENT = current_school_year(dt.date.today())
+VORMEN = ["GSO", "ASO", "BSO", "TSO", "HBO", "KSO", "999"]
 
 
 @pytest.fixture
-def new_database(database_factories):
-    return database_factories("mysql").new_url
+def two_databases(database_factories):
+    """Two empty databases: the one the kills hit, and the reference's."""
+    factory = database_factories("mysql")
+    return factory.new_url(), factory.new_url()
 
 
 @pytest.fixture(scope="module", autouse=True)
 def unaided_dead_run(database_factories, tmp_path_factory):
     """A run killed as this module starts and left alone: the last test lets a scheduler judge it on the real
-    clock, without moving its start back (by then it is long past 30 s old in a whole run of the module)."""
+    clock, without moving its start back (in a whole run of the module it is long past 30 s old by then)."""
     url = database_factories("mysql").new_url()
-    network_only(url).engine.dispose()
+    network_only(url)
     source = tmp_path_factory.mktemp("agodi") / "20260601 AG.txt"
     source.write_bytes(agodi_file(range(10001, 10021), changed=False))
     assert_killed(Sidecar(url).run("jobs", "run", "agodi-sync", "--source", str(source), kill_at="agodi.before_commit"),
@@ -79,7 +82,65 @@ def unaided_dead_run(database_factories, tmp_path_factory):
     return url, left_running(url, "agodi-sync")
 
 
-# --- what every kill is checked against -----------------------------------------------------------------
+# --- helpers ---------------------------------------------------------------------------------------------------
+
+
+@contextlib.contextmanager
+def connection(url: str, *, begin: bool = False):
+    engine = create_engine(url)
+    try:
+        with engine.begin() if begin else engine.connect() as conn:
+            yield conn
+    finally:
+        engine.dispose()
+
+
+def copy_database(source: str, target: str) -> None:
+    """Every table of ``source`` (structure, rows, auto-increment counter) into the empty database ``target``."""
+    src, dst = make_url(source).database, make_url(target).database
+    with connection(source, begin=True) as conn:
+        conn.execute(text("SET SESSION foreign_key_checks = 0"))
+        tables = conn.execute(text("SELECT table_name, auto_increment FROM information_schema.tables "
+                                   "WHERE table_schema = :s AND table_type = 'BASE TABLE'"), {"s": src}).all()
+        for name, counter in tables:
+            conn.execute(text(f"CREATE TABLE `{dst}`.`{name}` LIKE `{src}`.`{name}`"))
+            conn.execute(text(f"INSERT INTO `{dst}`.`{name}` SELECT * FROM `{src}`.`{name}`"))
+            if counter:
+                conn.execute(text(f"ALTER TABLE `{dst}`.`{name}` AUTO_INCREMENT = {int(counter)}"))
+
+
+class Alongside:
+    """A reference run in a thread while the test kills on the other database; ``result()`` waits for it."""
+
+    def __init__(self, function, *args, **kwargs):
+        self._outcome: list = []
+        self.seconds = 0.0
+
+        def run():
+            started = time.monotonic()
+            try:
+                self._outcome.append((True, function(*args, **kwargs)))
+            except BaseException as exc:  # noqa: BLE001 — raised again in the test's thread
+                self._outcome.append((False, exc))
+            self.seconds = time.monotonic() - started
+
+        self._thread = threading.Thread(target=run, daemon=True)
+        self._thread.start()
+
+    def result(self, timeout: float = 300):
+        self._thread.join(timeout)
+        assert self._outcome, f"the reference run did not finish within {timeout} s"
+        ok, value = self._outcome[0]
+        if not ok:
+            raise value
+        return value
+
+
+def finished(sidecar: Sidecar, *args: str) -> str:
+    """A run to its end; its output."""
+    result = sidecar.run(*args)
+    assert result.returncode == 0, result.stderr[-3000:]
+    return result.stdout
 
 
 def assert_killed(result, point: str) -> None:
@@ -89,10 +150,8 @@ def assert_killed(result, point: str) -> None:
 
 def lock_is_free(url: str, name: str) -> bool:
     engine = create_engine(url)
-    try:
-        scoped = _mysql_lock_name(engine, name)
-    finally:
-        engine.dispose()
+    scoped = _mysql_lock_name(engine, name)
+    engine.dispose()
     return scalar(url, "SELECT IS_FREE_LOCK(:n)", n=scoped) == 1
 
 
@@ -104,65 +163,52 @@ def wait_lock_free(url: str, name: str, what: str) -> float:
 
 
 def run_row(url: str, run_id: int) -> dict:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return dict(conn.execute(text(f"SELECT * FROM {RUNS} WHERE id = :i"), {"i": run_id}).mappings().one())
-    finally:
-        engine.dispose()
+    with connection(url) as conn:
+        return dict(conn.execute(text(f"SELECT * FROM {RUNS} WHERE id = :i"), {"i": run_id}).mappings().one())
 
 
 def left_running(url: str, job: str) -> int:
-    ids = [int(i) for i in dump_ids(url, f"SELECT id FROM {RUNS} WHERE job = :j AND status = 'running'", j=job)]
+    with connection(url) as conn:
+        ids = list(conn.execute(text(f"SELECT id FROM {RUNS} WHERE job = :j AND status = 'running'"), {"j": job}).scalars())
     assert len(ids) == 1, f"{job}: expected one run left running by the dead process, found {ids}"
-    return ids[0]
-
-
-def dump_ids(url: str, sql: str, **params) -> list:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return list(conn.execute(text(sql), params).scalars())
-    finally:
-        engine.dispose()
+    return int(ids[0])
 
 
 def age_dead_run(url: str, run_id: int) -> None:
     """Its process is gone (the test saw it die): let it be 31 s old, as waiting would."""
-    engine = create_engine(url)
-    try:
-        with engine.begin() as conn:
-            conn.execute(text(f"UPDATE {RUNS} SET started_at = started_at - INTERVAL 31 SECOND WHERE id = :i"),
-                         {"i": run_id})
-    finally:
-        engine.dispose()
+    with connection(url, begin=True) as conn:
+        conn.execute(text(f"UPDATE {RUNS} SET started_at = started_at - INTERVAL 31 SECOND WHERE id = :i"), {"i": run_id})
 
 
-def wait_interrupted(url: str, run_id: int, what: str) -> float:
-    started = time.monotonic()
+def wait_interrupted(url: str, run_id: int, what: str) -> None:
     wait_until(lambda: run_row(url, run_id)["status"] != "running", timeout=60, interval=0.1,
                what=f"{what}: run {run_id} judged by the scheduler")
     row = run_row(url, run_id)
     assert (row["status"], row["error"]) == ("failed", "interrupted"), f"{what}: {row}"
     assert row["finished_at"] is not None
-    return time.monotonic() - started
 
 
-def comparable(url: str, tables: list[str], first_new: dict[str, int]) -> dict[str, list]:
-    """The tables with what a rerun cannot repeat put aside: surrogate keys handed out after the seed
-    (``first_new``: the lowest such key per table) and clock values. Rows are sorted, as ids no longer order them."""
-    engine = create_engine(url)
-    try:
-        columns = {name: [c["name"] for c in inspect(engine).get_columns(name)] for name in tables}
-    finally:
-        engine.dispose()
+def next_keys(dump: dict[str, list]) -> dict[str, int]:
+    """Per table the first surrogate key after the seed's (the first column is the key in every table here)."""
+    return {name: max((row[0] for row in rows), default=0) + 1 for name, rows in dump.items()}
+
+
+def comparable(url: str, tables: list[str], first_new: dict[str, int], **convert) -> dict[str, list]:
+    """The tables with what a rerun cannot repeat put aside: surrogate keys from ``first_new`` (per table) on, and
+    clock values; ``convert`` maps "table.column" to a function (value, row as a dict) for what else a table needs.
+    Rows are sorted, as new ids no longer order them."""
+    with connection(url) as conn:
+        columns = {name: [c["name"] for c in inspect(conn).get_columns(name)] for name in tables}
     result = {}
     for name, rows in dump_tables(url, *tables).items():
         kept = []
         for row in rows:
+            stored = dict(zip(columns[name], row, strict=True))
             values = []
-            for column, value in zip(columns[name], row, strict=True):
-                if isinstance(value, dt.datetime):
+            for column, value in stored.items():
+                if f"{name}.{column}" in convert:
+                    value = convert[f"{name}.{column}"](value, stored)
+                elif isinstance(value, dt.datetime):
                     value = "<time>"
                 elif column in SURROGATE_KEYS and value >= first_new.get(name, float("inf")):
                     value = "<new>"
@@ -172,60 +218,38 @@ def comparable(url: str, tables: list[str], first_new: dict[str, int]) -> dict[s
     return result
 
 
-def next_keys(dump: dict[str, list]) -> dict[str, int]:
-    """Per table the first surrogate key after the seed's (the first column is the key in every table here)."""
-    return {name: max((row[0] for row in rows), default=0) + 1 for name, rows in dump.items()}
-
-
 def kill_job(sidecar: Sidecar, args: tuple, job: str, site_id: int | None, points: list[str],
              tables: list[str]) -> list[dict]:
     """Kill ``jobs run …`` at each point in turn on the same database: each time the tables are as before, the
-    lock is free and the run left running is judged interrupted. The scheduler starts after the first kill (a
-    scheduler coming up after a crash) and keeps running for the others (one that was up all along)."""
+    lock is free and the run left running is judged interrupted. The scheduler starts after the first kill (one
+    coming up after a crash) and keeps running for the others (one that was up all along)."""
     url = sidecar.database_url
     before = dump_tables(url, *tables)
     observed = []
     with contextlib.ExitStack() as stack:
-        scheduler_started = None
+        scheduler_running = False
         for point in points:
-            result = sidecar.run(*args, kill_at=point)
-            assert_killed(result, point)
+            started = time.monotonic()
+            assert_killed(sidecar.run(*args, kill_at=point), point)
+            killed_after = time.monotonic() - started
             assert dump_tables(url, *tables) == before, f"killed at {point}: the tables are not as before"
             run_id = left_running(url, job)
             lock_seconds = wait_lock_free(url, lock_name(job, site_id), point)
-            # a run younger than 30 s is never judged, even with its lock free (the rule stays as it is)
+            # a run younger than 30 s is not judged, even with its lock free (the rule stays as it is)
             assert run_row(url, run_id)["status"] == "running"
             age_dead_run(url, run_id)
-            if scheduler_started is None:
-                scheduler_started = time.monotonic()
+            started = time.monotonic()
+            if not scheduler_running:
                 stack.enter_context(sidecar.scheduler(**SCHEDULES_OFF))
-                started = scheduler_started
-            else:
-                started = time.monotonic()
+                scheduler_running = True
             wait_interrupted(url, run_id, point)
-            observed.append({"point": point, "lock_free_s": round(lock_seconds, 2),
-                             "interrupted_s": round(time.monotonic() - started, 2),
-                             "progress": run_row(url, run_id)["progress_done"]})
-            # the scheduler took the lock a moment to look: the next run must not find it taken
+            observed.append({"point": point, "killed_after_s": round(killed_after, 2),
+                             "lock_free_s": round(lock_seconds, 2),
+                             "judged_s": round(time.monotonic() - started, 2),
+                             "progress_done": run_row(url, run_id)["progress_done"]})
+            # the scheduler takes the lock a moment to look: the next run must not find it taken
             wait_lock_free(url, lock_name(job, site_id), point)
     return observed
-
-
-def rerun_matches_reference(sidecar: Sidecar, args: tuple, reference, tables: list[str], first_new: dict) -> None:
-    again = sidecar.run(*args)
-    assert again.returncode == 0, again.stderr[-3000:]
-    assert again.stdout == reference.stdout
-    assert comparable(sidecar.database_url, tables, first_new) == comparable(reference.url, tables, first_new)
-
-
-class Reference:
-    """An uninterrupted run on an identically seeded database."""
-
-    def __init__(self, url: str, args: tuple, **env):
-        self.url = url
-        result = Sidecar(url, **env).run(*args)
-        assert result.returncode == 0, result.stderr[-3000:]
-        self.stdout = result.stdout
 
 
 def report(case: str, observed: list[dict], **figures) -> None:
@@ -234,34 +258,38 @@ def report(case: str, observed: list[dict], **figures) -> None:
         print("   " + ", ".join(f"{k}={v}" for k, v in row.items()))
 
 
-# --- 1. the rollover of a 300-school site -----------------------------------------------------------------
+def check_job(databases: tuple[str, str], args: tuple, job: str, site_id: int | None, points: list[str], tables: list[str],
+              **env) -> tuple[str, list[dict], float]:
+    """The whole case for a job: reference alongside, three kills, the rerun compared with the reference."""
+    url, reference_url = databases
+    first_new = next_keys(dump_tables(url, *tables))
+    copy_database(url, reference_url)
+    reference = Alongside(finished, Sidecar(reference_url, **env), *args)
+    sidecar = Sidecar(url, **env)
+    observed = kill_job(sidecar, args, job, site_id, points, tables)
+    expected = reference.result()
+    assert finished(sidecar, *args) == expected  # the same summary line
+    assert comparable(url, tables, first_new) == comparable(reference_url, tables, first_new)
+    return expected, observed, reference.seconds
 
-ROLLOVER_TABLES = [f"wp_2_lop_{t}" for t in ("schools", "offerings", "free_places_snapshots", "audit_log")] + ["wp_2_options"]
+
+# --- 1. the rollover of a 300-school site -----------------------------------------------------------------------
 
 
-def test_rollover_of_300_schools(new_database):
-    urls = [new_database(), new_database()]
-    for url in urls:
-        seed_site(url, schools=300, offerings_per_school=60)[0].dispose()
+def test_rollover_of_300_schools(two_databases):
+    seed_site(two_databases[0], schools=300, offerings_per_school=60)[0].dispose()
     args = ("jobs", "run", "rollover", "--site", str(SITE), "--date", f"{int(CURRENT[:4]) + 1}-08-01", "--early")
-    started = time.monotonic()
-    reference = Reference(urls[1], args)
-    uninterrupted = time.monotonic() - started
-    first_new = next_keys(dump_tables(urls[0], *ROLLOVER_TABLES))
-    sidecar = Sidecar(urls[0])
-    observed = kill_job(sidecar, args, "rollover", SITE, [
+    tables = [f"wp_2_lop_{t}" for t in ("schools", "offerings", "free_places_snapshots", "audit_log")] + ["wp_2_options"]
+    summary, observed, seconds = check_job(two_databases, args, "rollover", SITE, [
         "rollover.snapshot_taken",  # early: the outgoing year's snapshot written
-        "rollover.year_moved",  # middle: old year removed, new next year copied
-        "rollover.before_commit",  # school-year option moved, log rows and review request written
-    ], ROLLOVER_TABLES)
-    rerun_matches_reference(sidecar, args, reference, ROLLOVER_TABLES, first_new)
-    assert "300 schools, 18000 programmes now current" in reference.stdout
-    report("rollover 300 schools x 60", observed, uninterrupted_s=round(uninterrupted, 2))
+        "rollover.year_moved",  # middle: the old year removed, the new next year copied
+        "rollover.before_commit",  # the school-year option moved, log rows and the review request written
+    ], tables)
+    assert "300 schools, 18000 programmes now current" in summary
+    report("rollover 300 schools x 60 programmes", observed, uninterrupted_s=round(seconds, 2))
 
 
-# --- 2. the AgODi sync of 10,000 rows ---------------------------------------------------------------------
-
-VORMEN = ["GSO", "ASO", "BSO", "TSO", "HBO", "KSO", "999"]
+# --- 2. the AgODi sync of 10,000 rows ---------------------------------------------------------------------------
 
 
 def agodi_file(codes: range, *, changed: bool) -> bytes:
@@ -276,13 +304,13 @@ def agodi_file(codes: range, *, changed: bool) -> bytes:
 
 @contextlib.contextmanager
 def served_file(name: str, data: bytes):
-    """AgODi's download page, as a local HTTP server on a thread."""
+    """AgODi's download page: a local HTTP server on a thread."""
 
     class Handler(BaseHTTPRequestHandler):
         def log_message(self, *args) -> None:
             pass
 
-        def do_GET(self) -> None:
+        def do_GET(self) -> None:  # http.server's name
             self.send_response(200)
             self.send_header("Content-Type", "text/plain")
             self.send_header("Content-Length", str(len(data)))
@@ -300,93 +328,77 @@ def served_file(name: str, data: bytes):
 
 
 def network_only(url: str) -> Runtime:
+    """A WordPress network without LOP sites, migrated (what the network jobs need)."""
     runtime = Runtime.from_config(Config(database_url=url))
     with runtime.engine.begin() as conn:
         install_network(conn, runtime.network)
     migrate(runtime.engine, runtime.network)
+    runtime.engine.dispose()
     return runtime
 
 
-def test_agodi_sync_of_10000_rows(new_database, tmp_path):
-    # stored: last week's file of 10,000 codes; the new one drops 500, adds 500 and rewords every fourth (2,875 rows
-    # to write in batches of 1,000, then 500 deactivations)
+def test_agodi_sync_of_10000_rows(two_databases, tmp_path):
+    # stored: last week's file of 10,000 codes; this week's drops 500, adds 500 and rewords every fourth
+    # description: 2,875 rows to write in upserts of 1,000, then 500 deactivations
     old = tmp_path / "20260601 AG.txt"
     old.write_bytes(agodi_file(range(10001, 20001), changed=False))
-    new = agodi_file(range(10501, 20501), changed=True)
-    urls = [new_database(), new_database()]
-    for url in urls:
-        runtime = network_only(url)
-        assert run_now(runtime, "agodi-sync", site_id=None, trigger="cli", options={"source": str(old)})["status"] == "succeeded"
-        runtime.engine.dispose()
-    tables = ["wp_lop_admgr"]
-    args = ("jobs", "run", "agodi-sync")
-    with served_file("20260608%20AG.txt", new) as source:
-        started = time.monotonic()
-        reference = Reference(urls[1], args, LOP_AGODI_URL=source)
-        uninterrupted = time.monotonic() - started
-        sidecar = Sidecar(urls[0], LOP_AGODI_URL=source)
-        observed = kill_job(sidecar, args, "agodi-sync", None, [
+    runtime = network_only(two_databases[0])
+    assert run_now(runtime, "agodi-sync", site_id=None, trigger="cli", options={"source": str(old)})["status"] == "succeeded"
+    runtime.engine.dispose()
+    with served_file("20260608%20AG.txt", agodi_file(range(10501, 20501), changed=True)) as source:
+        summary, observed, seconds = check_job(two_databases, ("jobs", "run", "agodi-sync"), "agodi-sync", None, [
             "agodi.batch:1",  # early: the first 1,000 upserts written
             "agodi.batch:2",  # middle
             "agodi.before_commit",  # every upsert and deactivation written
-        ], tables)
-        rerun_matches_reference(sidecar, args, reference, tables, {})
-    assert reference.stdout == "10000 in file: 500 added, 2375 updated, 7125 unchanged, 500 no longer in file\n"
-    report("agodi-sync 10,000 rows", observed, uninterrupted_s=round(uninterrupted, 2))
+        ], ["wp_lop_admgr"], LOP_AGODI_URL=source)
+    assert summary == "10000 in file: 500 added, 2375 updated, 7125 unchanged, 500 no longer in file\n"
+    report("agodi-sync 10,000 rows", observed, uninterrupted_s=round(seconds, 2))
 
 
-# --- 3. the OV sync -------------------------------------------------------------------------------------------
+# --- 3. the OV sync ---------------------------------------------------------------------------------------------
 
 OV_SCHOOLS, OV_CODES = 100, 30
 
 
 def ov_feed(schooljaar: int, filler: int, shift: int) -> list[dict]:
-    """The site's 100 schools (instellingsnummer 100000 + n, as bench/_seed.py numbers them), each with 30 codes
-    (``shift`` moves some: only OV / only LOP), then ``filler`` records of schools elsewhere."""
+    """The site's 100 schools (instellingsnummer 100000 + n, as bench/_seed.py numbers them) with 30 codes each
+    (``shift`` moves some: only OV, only LOP), then ``filler`` records of schools elsewhere, a fifth of them of
+    the year before."""
     records = [offering(100000 + s, 1, 60000 + (c + s % 3 + shift) % 40, schooljaar, f"Opleiding {c}")
                for s in range(OV_SCHOOLS) for c in range(OV_CODES)]
-    records += [offering(900000 + n // 30, 1, 60000 + n % 45, schooljaar if n % 5 else schooljaar - 1, f"Opleiding {n % 45}")
-                for n in range(filler)]
+    records += [offering(900000 + n // 30, 1, 60000 + n % 45, schooljaar if n % 5 else schooljaar - 1,
+                         f"Opleiding {n % 45}") for n in range(filler)]
     return records
 
 
-def test_ov_sync(new_database):
+def test_ov_sync(two_databases):
     schooljaar = int(CURRENT[:4])
     fake = FakeOv.start()
     try:
-        fake.offerings = ov_feed(schooljaar, 11000, shift=0)  # 14,000 records stored by last night's sync
+        # stored by last night's sync: 14,000 records
+        fake.offerings = ov_feed(schooljaar, 11000, shift=0)
         fake.catalogue = [catalogue_entry(60000 + c, 1 + c % 3, 1 + c % 6, VORMEN[c % 7] if c % 4 else None, schooljaar)
                           for c in range(45)]
-        env = {"LOP_OV_API_URL": fake.url, "LOP_OV_API_KEY": fake.key}
-        urls = [new_database(), new_database()]
-        for url in urls:
-            seed_site(url, schools=OV_SCHOOLS, offerings_per_school=OV_CODES)[0].dispose()
-            runtime = Runtime.from_config(Config(database_url=url, ov_api_url=fake.url, ov_api_key=fake.key))
-            assert run_now(runtime, "ov-sync", site_id=None, trigger="cli")["status"] == "succeeded"
-            runtime.engine.dispose()
-        # tonight: 16,000 records in 4 pages (4 inserts of 5,000 in the sidecar), some codes moved
+        seed_site(two_databases[0], schools=OV_SCHOOLS, offerings_per_school=OV_CODES)[0].dispose()
+        runtime = Runtime.from_config(Config(database_url=two_databases[0], ov_api_url=fake.url, ov_api_key=fake.key))
+        assert run_now(runtime, "ov-sync", site_id=None, trigger="cli")["status"] == "succeeded"
+        runtime.engine.dispose()
+        # tonight: 16,000 records in 4 pages (the sidecar inserts them 5,000 at a time), some codes moved, five
+        # codes new to the catalogue
         fake.offerings = ov_feed(schooljaar, 13000, shift=2)
-        fake.catalogue = fake.catalogue + [catalogue_entry(60100 + c, 2, 3, "TSO", schooljaar) for c in range(5)]
-        tables = ["wp_lop_ov_offerings", "wp_lop_admgr"]
-        args = ("jobs", "run", "ov-sync")
-        started = time.monotonic()
-        reference = Reference(urls[1], args, **env)
-        uninterrupted = time.monotonic() - started
-        first_new = next_keys(dump_tables(urls[0], *tables))
-        sidecar = Sidecar(urls[0], **env)
-        observed = kill_job(sidecar, args, "ov-sync", None, [
-            "ov.snapshot_chunk:1",  # early: catalogue enriched, old snapshot deleted, first 5,000 rows in
+        fake.catalogue += [catalogue_entry(60100 + c, 2, 3, "TSO", schooljaar) for c in range(5)]
+        summary, observed, seconds = check_job(two_databases, ("jobs", "run", "ov-sync"), "ov-sync", None, [
+            "ov.snapshot_chunk:1",  # early: catalogue enriched, old snapshot deleted, the first 5,000 rows in
             "ov.snapshot_chunk:2",  # middle
             "ov.before_commit",  # the whole new snapshot written
-        ], tables)
-        rerun_matches_reference(sidecar, args, reference, tables, first_new)
+        ], ["wp_lop_ov_offerings", "wp_lop_admgr"], LOP_OV_API_URL=fake.url, LOP_OV_API_KEY=fake.key)
     finally:
         fake.stop()
-    assert reference.stdout.startswith("16000 records in 4 pages; site 2: 100 schools compared")
-    report("ov-sync 16,000 records", observed, uninterrupted_s=round(uninterrupted, 2))
+    assert summary.startswith("16000 records in 4 pages; site 2: 100 schools compared")
+    report("ov-sync 16,000 records", observed, uninterrupted_s=round(seconds, 2))
 
 
-# --- 4. the school-admin import (an API call through lop-sidecar serve) ------------------------------------
+# --- 4. the school-admin import: an API call through lop-sidecar serve ------------------------------------------
 
 IMPORT_TABLES = ["wp_users", "wp_usermeta", "wp_2_lop_school_admins", "wp_2_lop_audit_log", "wp_lop_mail_outbox"]
 
@@ -404,16 +416,6 @@ def import_workbook(rows: int) -> bytes:
     return buffer.getvalue()
 
 
-def seed_import(url: str) -> int:
-    engine, network, info = seed_site(url, schools=200, offerings_per_school=1)
-    with engine.begin() as conn:
-        conn.execute(network.core.users.insert(), [
-            {"user_login": f"bestaand{n}", "user_nicename": f"bestaand{n}", "user_email": f"bestaand{n}@school.example",
-             "display_name": f"B {n}", "user_registered": dt.datetime(2025, 1, 1)} for n in range(1000)])
-    engine.dispose()
-    return info["expert"]
-
-
 def post_import(served, expert: int, data: bytes) -> requests.Response:
     boundary = "killboundary"
     body = (f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"schoolbeheerders.xlsx\"\r\n"
@@ -422,121 +424,103 @@ def post_import(served, expert: int, data: bytes) -> requests.Response:
                        headers={"Content-Type": f"multipart/form-data; boundary={boundary}"})
 
 
+def served_import(url: str, expert: int, data: bytes) -> requests.Response:
+    with Sidecar(url).serve(workers=2, threads=1) as served:
+        return post_import(served, expert, data)
+
+
 def import_comparable(url: str, first_new: dict[str, int]) -> dict[str, list]:
-    """As ``comparable``, with every user named by login instead of by ID (new accounts get new IDs in a rerun),
-    and the set-password keys (random) put aside where they are stored: the activation key and the mail bodies."""
-    logins = dict(dump_ids_pairs(url, "SELECT ID, user_login FROM wp_users"))
-    tables = comparable(url, IMPORT_TABLES, first_new)
-    columns = {name: [c["name"] for c in inspect_columns(url, name)] for name in IMPORT_TABLES}
+    """``comparable`` with every user named by login rather than ID (new accounts get other IDs in a rerun) and
+    the set-password keys (random) put aside where they are stored: the activation key and the mail bodies."""
+    with connection(url) as conn:
+        logins = dict(conn.execute(text("SELECT ID, user_login FROM wp_users")).all())
 
-    def named(table, rows, **by_column):
-        out = []
-        for row in rows:
-            values = dict(zip(columns[table], row, strict=True))
-            for column, convert in by_column.items():
-                values[column] = convert(values[column], values)
-            out.append(tuple(values.values()))
-        return sorted(out, key=repr)
+    def login(value, _row):
+        return logins.get(value, value)
 
-    login = lambda value, _row: logins.get(value, value)
-    key = lambda value, _row: re.sub(r"[A-Za-z0-9]{20}", "<key>", value) if value else value
+    def activation_key(value, _row):
+        return re.sub(r"^\d+:\$generic\$\S+$", "<time>:$generic$<hash>", value)
 
-    def audit_user(value, row):
-        return logins.get(value, value) if row["entity"] == "school_admin" else value
+    def reset_key(value, _row):
+        return re.sub(r"key=[A-Za-z0-9]{20}&", "key=<key>&", value) if value else value
 
-    def audit_new(value, row):
+    def logged_user(value, row):
+        return login(value, row) if row["entity"] == "school_admin" else value
+
+    def logged_value(value, _row):
         data = json.loads(value) if value else None
         if isinstance(data, dict) and "user_id" in data:
             data["user_id"] = logins.get(data["user_id"], data["user_id"])
-        return json.dumps(data, sort_keys=True)
+        return data
 
-    users = named("wp_users", dump_tables(url, "wp_users")["wp_users"],
-                  ID=lambda value, _row: logins[value],
-                  user_registered=lambda value, _row: value if value.year < 2026 else "<time>",
-                  user_activation_key=lambda value, _row: re.sub(r"^\d+:\$generic\$\S+$", "<time>:$generic$<hash>", value))
-    return {
-        "wp_users": users,
-        "wp_usermeta": named("wp_usermeta", tables["wp_usermeta"], user_id=login),
-        "wp_2_lop_school_admins": named("wp_2_lop_school_admins", tables["wp_2_lop_school_admins"], user_id=login),
-        "wp_2_lop_audit_log": named("wp_2_lop_audit_log", tables["wp_2_lop_audit_log"], entity_id=audit_user,
-                                    new_value=audit_new, request_id=lambda _v, _r: "<request>"),
-        "wp_lop_mail_outbox": named("wp_lop_mail_outbox", tables["wp_lop_mail_outbox"], user_id=login,
-                                    body_text=key, body_html=key),
-    }
+    return comparable(url, IMPORT_TABLES, first_new, **{
+        "wp_users.ID": login, "wp_users.user_activation_key": activation_key,
+        "wp_usermeta.user_id": login, "wp_2_lop_school_admins.user_id": login,
+        "wp_2_lop_audit_log.entity_id": logged_user, "wp_2_lop_audit_log.new_value": logged_value,
+        "wp_2_lop_audit_log.request_id": lambda _value, _row: "<request>",
+        "wp_lop_mail_outbox.user_id": login, "wp_lop_mail_outbox.body_text": reset_key,
+        "wp_lop_mail_outbox.body_html": reset_key,
+    })
 
 
-def dump_ids_pairs(url: str, sql: str) -> list[tuple]:
-    engine = create_engine(url)
-    try:
-        with engine.connect() as conn:
-            return [tuple(row) for row in conn.execute(text(sql))]
-    finally:
-        engine.dispose()
-
-
-def inspect_columns(url: str, table: str) -> list[dict]:
-    engine = create_engine(url)
-    try:
-        return inspect(engine).get_columns(table)
-    finally:
-        engine.dispose()
-
-
-def test_school_admin_import_of_2000_rows(new_database):
-    data = import_workbook(2000)
-    urls = [new_database(), new_database()]
-    experts = [seed_import(url) for url in urls]
-    first_new = next_keys(dump_tables(urls[0], *IMPORT_TABLES))
-    with Sidecar(urls[1]).serve(workers=2, threads=1) as served:
-        started = time.monotonic()
-        reference = post_import(served, experts[1], data)
-        uninterrupted = time.monotonic() - started
-    assert reference.status_code == 200, reference.text[:1000]
-    assert (reference.json()["rows"], reference.json()["users_created"]) == (2000, 1000)
-    before = dump_tables(urls[0], *IMPORT_TABLES)
+def test_school_admin_import_of_2000_rows(two_databases):
+    url, reference_url = two_databases
+    engine, network, info = seed_site(url, schools=200, offerings_per_school=1)
+    with engine.begin() as conn:
+        conn.execute(network.core.users.insert(), [
+            {"user_login": f"bestaand{n}", "user_nicename": f"bestaand{n}", "user_email": f"bestaand{n}@school.example",
+             "display_name": f"B {n}", "user_registered": dt.datetime(2025, 1, 1)} for n in range(1000)])
+    engine.dispose()
+    copy_database(url, reference_url)
+    expert, data = info["expert"], import_workbook(2000)
+    reference = Alongside(served_import, reference_url, expert, data)
+    before = dump_tables(url, *IMPORT_TABLES)
+    first_new = next_keys(before)
     observed = []
-    # The fault point kills the worker that handles the request; gunicorn's master starts a new one.
+    # The fault point kills the worker that handles the request; gunicorn's master starts another one.
     for point in ("import.accounts_created",  # early: 1,000 WordPress accounts inserted
                   "import.roles_granted",  # middle: the school-admin role granted to 2,000 users
-                  "import.before_commit"):  # links, log rows and 1,000 invitations queued
-        with Sidecar(urls[0]).serve(workers=2, threads=1, kill_at=point) as served:
+                  "import.before_commit"):  # links, log rows and 1,000 invitations queued too
+        with Sidecar(url).serve(workers=2, threads=1, kill_at=point) as served:
             mark = len(served.output.lines)
             started = time.monotonic()
             with pytest.raises(requests.ConnectionError):
-                answer = post_import(served, experts[0], data)
+                answer = post_import(served, expert, data)
                 pytest.fail(f"{point}: the client got HTTP {answer.status_code} from a worker that died: {answer.text[:300]}")
             failed_after = time.monotonic() - started
             served.output.wait_for("was sent SIGKILL", start=mark)
             died = next(i for i, line in enumerate(served.output.lines) if i >= mark and "was sent SIGKILL" in line)
             served.output.wait_for("Booting worker", start=died + 1)  # the master replaced it
-            assert dump_tables(urls[0], *IMPORT_TABLES) == before, f"killed at {point}: the tables are not as before"
-            lock_seconds = wait_lock_free(urls[0], ACCOUNTS_LOCK, point)
+            assert dump_tables(url, *IMPORT_TABLES) == before, f"killed at {point}: the tables are not as before"
+            lock_seconds = wait_lock_free(url, ACCOUNTS_LOCK, point)
             observed.append({"point": point, "client_error_after_s": round(failed_after, 2),
                              "lock_free_s": round(lock_seconds, 2)})
-    with Sidecar(urls[0]).serve(workers=2, threads=1) as served:
-        again = post_import(served, experts[0], data)
+    again = served_import(url, expert, data)
+    expected = reference.result()
+    assert expected.status_code == 200, expected.text[:1000]
+    assert (expected.json()["rows"], expected.json()["users_created"]) == (2000, 1000)
     assert again.status_code == 200, again.text[:1000]
-    by_id = ("wordpress", "invalidate_user_cache")  # name the new accounts by ID
+    by_id = ("wordpress", "invalidate_user_cache")  # these name the new accounts by ID
     assert {k: v for k, v in again.json().items() if k not in by_id} == \
-        {k: v for k, v in reference.json().items() if k not in by_id}
-    assert import_comparable(urls[0], first_new) == import_comparable(urls[1], first_new)
-    report("school-admin import 2,000 rows", observed, uninterrupted_s=round(uninterrupted, 2))
+        {k: v for k, v in expected.json().items() if k not in by_id}
+    assert import_comparable(url, first_new) == import_comparable(reference_url, first_new)
+    report("school-admin import 2,000 rows", observed, uninterrupted_s=round(reference.seconds, 2))
 
 
-# --- 5. log prune ---------------------------------------------------------------------------------------------
+# --- 5. log prune -----------------------------------------------------------------------------------------------
 
 PRUNE_ROWS, PRUNE_OLD = 30000, 20000
 
 
 def seed_log(url: str) -> None:
-    engine, network = make_engine(url), Network("wp_")
-    seed_site(url, schools=3, offerings_per_school=1)[0].dispose()
-    t = site_tables(network.prefix(SITE))
-    start = dt.datetime(2024, 6, 1)
+    """Site 2 with 30,000 log rows: 20,000 from before 1 June 2025 (to prune), 10,000 from 2026."""
+    engine, network, _info = seed_site(url, schools=3, offerings_per_school=1)
+    log = site_tables(network.prefix(SITE)).audit_log
     with engine.begin() as conn:
         for first in range(0, PRUNE_ROWS, 5000):
-            conn.execute(t.audit_log.insert(), [
-                {"occurred_at": start + dt.timedelta(minutes=i) if i < PRUNE_OLD else dt.datetime(2026, 1, 1) + dt.timedelta(seconds=i),
+            conn.execute(log.insert(), [
+                {"occurred_at": dt.datetime(2024, 6, 1) + dt.timedelta(minutes=i) if i < PRUNE_OLD
+                 else dt.datetime(2026, 1, 1) + dt.timedelta(seconds=i),
                  "site_id": SITE, "user_id": 1, "user_login": "bench.expert", "user_role": "lop_expert", "source": "api",
                  "school_id": 1 + i % 3, "entity": "offering", "entity_id": i, "action": "update", "field": "free_places",
                  "old_value": str(i % 7), "new_value": str(i % 5),
@@ -553,32 +537,27 @@ def archive_text(path) -> str:
         raise AssertionError(f"{path.name}: a partial archive under the archive's own name") from None
 
 
-def test_log_prune(new_database, tmp_path):
-    urls = [new_database(), new_database()]
-    for url in urls:
-        seed_log(url)
+def test_log_prune(two_databases, tmp_path):
+    url, reference_url = two_databases
+    seed_log(url)
+    copy_database(url, reference_url)
     tables = ["wp_2_lop_audit_log"]
-    before_date = "2025-06-01"
 
-    def prune(url: str, archive, **kwargs):
-        return Sidecar(url).run("log", "prune", "--site", str(SITE), "--before", before_date, "--archive", str(archive),
-                                **kwargs)
+    def prune(database: str, archive, **kwargs):
+        return Sidecar(database).run("log", "prune", "--site", str(SITE), "--before", "2025-06-01",
+                                     "--archive", str(archive), **kwargs)
 
     reference_archive = tmp_path / "reference.csv.gz"
-    started = time.monotonic()
-    reference = prune(urls[1], reference_archive)
-    uninterrupted = time.monotonic() - started
-    assert reference.returncode == 0, reference.stderr
-    assert f"archived {PRUNE_OLD} log rows" in reference.stdout and f"deleted {PRUNE_OLD}" in reference.stdout
-    before = dump_tables(urls[0], *tables)
+    reference = Alongside(prune, reference_url, reference_archive)
+    before = dump_tables(url, *tables)
     observed = []
     archive = tmp_path / "archief.csv.gz"
     for point in ("log_prune.archive_chunk:5",  # early: 5,000 of the 20,000 rows written to the archive
                   "log_prune.archived",  # middle: the archive complete and synced, nothing deleted yet
                   "log_prune.before_commit"):  # every archived row deleted, not committed
-        result = prune(urls[0], archive, kill_at=point)
-        assert_killed(result, point)
-        assert dump_tables(urls[0], *tables) == before, f"killed at {point}: the log is not as before"
+        assert_killed(prune(url, archive, kill_at=point), point)
+        assert dump_tables(url, *tables) == before, f"killed at {point}: the log is not as before"
+        reference.result()
         if archive.exists():
             # an archive under its own name is a complete one: every row the reference archived
             assert archive_text(archive) == archive_text(reference_archive), f"{point}: not the reference's rows"
@@ -586,14 +565,16 @@ def test_log_prune(new_database, tmp_path):
             archive = tmp_path / f"archief-{len(observed)}.csv.gz"  # the command never overwrites an archive
         else:
             partial = [p.name for p in tmp_path.glob("archief.csv.gz.*.part")]
-            observed.append({"point": point, "archive": f"none under its name; left: {partial}"})
-    again = prune(urls[0], archive)
+            observed.append({"point": point, "archive": f"none under its name; partial file left: {partial}"})
+    expected = reference.result()
+    assert expected.returncode == 0, expected.stderr
+    assert f"archived {PRUNE_OLD} log rows" in expected.stdout and f"deleted {PRUNE_OLD}" in expected.stdout
+    again = prune(url, archive)
     assert again.returncode == 0, again.stderr
-    assert again.stdout.replace(str(archive), "A") == reference.stdout.replace(str(reference_archive), "A")
-    first_new = next_keys(before)
-    assert comparable(urls[0], tables, first_new) == comparable(urls[1], tables, first_new)
+    assert again.stdout.replace(str(archive), "A") == expected.stdout.replace(str(reference_archive), "A")
+    assert dump_tables(url, *tables) == dump_tables(reference_url, *tables)
     assert archive_text(archive) == archive_text(reference_archive)
-    report("log prune 20,000 of 30,000 rows", observed, uninterrupted_s=round(uninterrupted, 2))
+    report("log prune 20,000 of 30,000 rows", observed, uninterrupted_s=round(reference.seconds, 2))
 
 
 # --- the scheduler's own clock ----------------------------------------------------------------------------------
