@@ -110,7 +110,7 @@ def copy_database(source: str, target: str) -> None:
 
 
 class Alongside:
-    """A reference run in a thread while the test kills on the other database; ``result()`` waits for it."""
+    """Work in a thread beside the test's own (the reference run, a server stopping); ``result()`` waits for it."""
 
     def __init__(self, function, *args, **kwargs):
         self._outcome: list = []
@@ -129,7 +129,7 @@ class Alongside:
 
     def result(self, timeout: float = 300):
         self._thread.join(timeout)
-        assert self._outcome, f"the reference run did not finish within {timeout} s"
+        assert self._outcome, f"the work alongside did not finish within {timeout} s"
         ok, value = self._outcome[0]
         if not ok:
             raise value
@@ -479,10 +479,13 @@ def test_school_admin_import_of_2000_rows(two_databases):
     observed = []
     # The fault point kills the worker that handles the request; gunicorn's master starts another one (one
     # worker is enough to show it, and spares the loaded machine the start of a second).
+    stopping = []  # a served process stops while the next one starts (it waits for its new worker's boot)
     for point in ("import.accounts_created",  # early: 1,000 WordPress accounts inserted
                   "import.roles_granted",  # middle: the school-admin role granted to 2,000 users
                   "import.before_commit"):  # links, log rows and 1,000 invitations queued too
-        with Sidecar(url).serve(workers=1, threads=1, kill_at=point) as served:
+        stack = contextlib.ExitStack()
+        served = stack.enter_context(Sidecar(url).serve(workers=1, threads=1, kill_at=point))
+        try:
             mark = len(served.output.lines)
             started = time.monotonic()
             with pytest.raises(requests.ConnectionError):
@@ -496,7 +499,11 @@ def test_school_admin_import_of_2000_rows(two_databases):
             lock_seconds = wait_lock_free(url, ACCOUNTS_LOCK, point)
             observed.append({"point": point, "client_error_after_s": round(failed_after, 2),
                              "lock_free_s": round(lock_seconds, 2)})
+        finally:
+            stopping.append(Alongside(stack.close))
     again = served_import(url, expert, data)
+    for stop in stopping:
+        stop.result()
     expected = reference.result()
     assert expected.status_code == 200, expected.text[:1000]
     assert (expected.json()["rows"], expected.json()["users_created"]) == (2000, 1000)
