@@ -40,8 +40,8 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def served(env: dict, workers: int, threads: int = 1) -> Iterator[str]:
-    """``lop-sidecar serve`` in its own process; yields its base URL."""
+def served(env: dict, workers: int, threads: int = 1, return_process: bool = False) -> Iterator:
+    """``lop-sidecar serve`` in its own process; yields its base URL (and the process, the gunicorn master)."""
     port = free_port()
     process = subprocess.Popen(
         [sys.executable, "-m", "service.cli", "serve", "--bind", f"127.0.0.1:{port}", "--workers", str(workers),
@@ -60,7 +60,7 @@ def served(env: dict, workers: int, threads: int = 1) -> Iterator[str]:
             if time.monotonic() > deadline or process.poll() is not None:
                 raise SystemExit("the server did not start")
             time.sleep(0.2)
-        yield base
+        yield (base, process) if return_process else base
     finally:
         process.terminate()
         process.wait(timeout=30)

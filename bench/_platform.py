@@ -80,7 +80,7 @@ def _pids() -> list[int]:
     return pids
 
 
-def _cpu_seconds(pid: int) -> float:
+def cpu_seconds(pid: int) -> float:
     try:
         fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     except OSError:
@@ -89,7 +89,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def server_cpu() -> dict[int, float]:
-    return {pid: _cpu_seconds(pid) for pid in _pids()}
+    return {pid: cpu_seconds(pid) for pid in _pids()}
 
 
 def cpu_used(before: dict[int, float]) -> float:

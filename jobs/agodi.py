@@ -12,19 +12,22 @@ from rules.agodi import AgodiFileError, diff_catalogue, parse, summary_line
 from wp_bridge.catalogue import active_count, apply_diff, load_current
 from wp_bridge.faults import fault_point
 
+from .feed_http import TRANSIENT, Deadline, DeadlinePassed
 from .registry import DAY, JobOption, JobRefused, JobResult, JobSpec, register
 
 log = logging.getLogger("lop_sidecar.jobs.agodi")
 
 MAX_BYTES = 50 * 1024 * 1024
 SHRINK_GUARD = 0.85  # a file with fewer than 85% of the active codes is refused without --force
-TIMEOUT = (10, 120)  # connect, read
+READ_TIMEOUT = 120  # the longest wait for the next bytes (the connection's is feed_http.CONNECT_TIMEOUT)
+DEADLINE_SECONDS = 600  # LOP_AGODI_DEADLINE_SECONDS: the whole download, retries and waits included
 ATTEMPTS = 4
 BACKOFF_SECONDS = 2.0
 
 
-def fetch(source: str, *, sleep=time.sleep) -> bytes:
-    """The file at a URL (with retries on 5xx and connection errors, and a size cap) or a local path."""
+def fetch(source: str, *, deadline: Deadline | None = None, sleep=time.sleep) -> bytes:
+    """The file at a URL (with retries on 5xx, connection errors, timeouts and downloads cut short, a size
+    cap, and the whole download within ``deadline``) or a local path."""
     if not source.startswith(("http://", "https://")):
         try:
             if os.path.getsize(source) > MAX_BYTES:
@@ -33,9 +36,11 @@ def fetch(source: str, *, sleep=time.sleep) -> bytes:
                 return handle.read()
         except OSError as exc:
             raise JobRefused(f"cannot read {source}: {exc.strerror}") from None
+    deadline = deadline or Deadline(DEADLINE_SECONDS, "LOP_AGODI_DEADLINE_SECONDS")
+    session = deadline.session()
     for attempt in range(1, ATTEMPTS + 1):
         try:
-            with requests.get(source, timeout=TIMEOUT, stream=True) as response:
+            with session.get(source, timeout=deadline.timeout(READ_TIMEOUT), stream=True) as response:
                 if response.status_code >= 500:
                     raise requests.HTTPError(f"HTTP {response.status_code}", response=response)
                 if response.status_code != 200:
@@ -48,14 +53,22 @@ def fetch(source: str, *, sleep=time.sleep) -> bytes:
                     body += chunk
                     if len(body) > MAX_BYTES:
                         raise JobRefused(f"the download is larger than {MAX_BYTES} bytes")
-                return bytes(body)
-        except (requests.ConnectionError, requests.Timeout, requests.HTTPError) as exc:
+            deadline.check()  # a body without a length that the deadline cut short is no file
+            return bytes(body)
+        except DeadlinePassed:
+            raise JobRefused(f"the download was stopped: {deadline.message}") from None
+        except (*TRANSIENT, requests.HTTPError) as exc:
+            if deadline.passed():
+                raise JobRefused(f"the download was stopped: {deadline.message}") from None
+            status = getattr(getattr(exc, "response", None), "status_code", None)
+            last = f"HTTP {status}" if status else type(exc).__name__
             if attempt == ATTEMPTS:
-                status = getattr(getattr(exc, "response", None), "status_code", None)
-                raise JobRefused(f"the download failed {ATTEMPTS} times (last: "
-                                 f"{f'HTTP {status}' if status else type(exc).__name__})") from None
+                raise JobRefused(f"the download failed {ATTEMPTS} times (last: {last})") from None
             wait = BACKOFF_SECONDS * 2 ** (attempt - 1)
-            log.warning("download attempt %s failed (%s); retrying in %.0f s", attempt, type(exc).__name__, wait)
+            if not deadline.allows_wait(wait):
+                raise JobRefused(f"the download failed {attempt} times (last: {last}): the next attempt, in {wait:g} s, "
+                                 f"would start after {deadline.name}") from None
+            log.warning("download attempt %s failed (%s); retrying in %.0f s", attempt, last, wait)
             sleep(wait)
     raise AssertionError("unreachable")
 
@@ -64,7 +77,8 @@ def run_agodi_sync(ctx) -> JobResult:
     source = ctx.options.get("source") or ctx.config.agodi_url
     if not source:
         raise JobRefused("no source: set LOP_AGODI_URL or pass --source URL|PATH")
-    data = fetch(source)
+    with Deadline(ctx.config.agodi_deadline_seconds, "LOP_AGODI_DEADLINE_SECONDS") as deadline:
+        data = fetch(source, deadline=deadline)
     ctx.check_stop()
     try:
         parsed = parse(data, MAX_BYTES)

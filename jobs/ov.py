@@ -16,6 +16,7 @@ from wp_bridge.ov import (
 )
 from wp_bridge.tables import site_tables
 
+from .feed_http import Deadline
 from .ov_client import CATALOGUE_PATH, OFFERING_PATH, OvClient, OvFetchError
 from .registry import JobOption, JobRefused, JobResult, JobSpec, register
 
@@ -32,12 +33,15 @@ def _parse(records: list, parse, path: str) -> list:
 def run_ov_sync(ctx) -> JobResult:
     if not ctx.config.ov_api_url:
         raise JobRefused("LOP_OV_API_URL is not set")
-    client = OvClient(ctx.config.ov_api_url, ctx.config.ov_api_key)
-    try:
-        raw_offerings, pages = client.fetch_all(OFFERING_PATH, progress=lambda n: ctx.progress(n))
-        raw_catalogue, catalogue_pages = client.fetch_all(CATALOGUE_PATH)
-    except OvFetchError as exc:
-        raise JobRefused(f"the feed was not stored: {exc}") from None
+    # one deadline for the whole fetch (both listings); storing and comparing come after it
+    with Deadline(ctx.config.ov_deadline_seconds, "LOP_OV_DEADLINE_SECONDS") as deadline:
+        client = OvClient(ctx.config.ov_api_url, ctx.config.ov_api_key, deadline=deadline,
+                          read_timeout=ctx.config.ov_read_timeout_seconds)
+        try:
+            raw_offerings, pages = client.fetch_all(OFFERING_PATH, progress=lambda n: ctx.progress(n))
+            raw_catalogue, catalogue_pages = client.fetch_all(CATALOGUE_PATH)
+        except OvFetchError as exc:
+            raise JobRefused(f"the feed was not stored: {exc}") from None
     offerings = _parse(raw_offerings, parse_offering, "offering")
     entries = _parse(raw_catalogue, parse_catalogue_entry, "catalogue")
     ctx.check_stop()

@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from wp_bridge.audit import Actor
 from wp_bridge.db import is_mysql, utcnow
-from wp_bridge.errors import describe_database_error
+from wp_bridge.errors import describe_database_error, is_transient
 from wp_bridge.job_runs import claim_run, get_run, insert_run, run_json, update_run
 from wp_bridge.locks import named_lock
 from wp_bridge.sites import LIVE
@@ -140,6 +140,7 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
         ctx = JobContext(runtime, spec, run_id, site_id, bool(row.dry_run), run_json(row)["options"], row.trigger,
                          int(row.requested_by) if row.requested_by is not None else None, stop or threading.Event())
         log.info("run %s: %s%s started (%s)", run_id, row.job, f" site {site_id}" if site_id else "", row.trigger)
+        unrecorded = None  # the outcome, when the database did not come back to take it
         try:
             if spec is None:
                 raise JobRefused(f"unknown job {row.job!r}")
@@ -147,18 +148,51 @@ def execute_run(runtime, run_id: int, stop: threading.Event | None = None) -> di
             if not isinstance(result, JobResult):
                 raise TypeError(f"job {spec.name} returned {type(result).__name__}, not JobResult")
         except BaseException as exc:  # noqa: BLE001 — every outcome is recorded
-            update_run(runtime.engine, nt, run_id, status="failed", error=error_summary(exc), finished_at=utcnow())
-            log.warning("run %s of %s failed: %s", run_id, row.job, error_summary(exc))
+            outcome = {"status": "failed", "error": error_summary(exc), "finished_at": utcnow()}
+            log.warning("run %s of %s failed: %s", run_id, row.job, outcome["error"])
+            if not _record_outcome(runtime, run_id, outcome, ctx.stop):
+                unrecorded = outcome
             if not isinstance(exc, Exception):
                 raise  # KeyboardInterrupt / SystemExit: recorded, then let through
         else:
-            progress = {}
+            outcome = {"status": "succeeded", "stats": result.stats, "summary": result.summary, "finished_at": utcnow()}
             if ctx.last_progress:
-                progress = {"progress_done": ctx.last_progress[0], "progress_total": ctx.last_progress[1]}
-            update_run(runtime.engine, nt, run_id, status="succeeded", stats=result.stats, summary=result.summary,
-                       finished_at=utcnow(), **progress)
+                outcome.update(progress_done=ctx.last_progress[0], progress_total=ctx.last_progress[1])
             log.info("run %s of %s succeeded: %s", run_id, row.job, result.summary)
+            if not _record_outcome(runtime, run_id, outcome, ctx.stop):
+                unrecorded = outcome
+    if unrecorded is not None:
+        return {**run_json(row), "status": unrecorded["status"], "error": unrecorded.get("error"),
+                "summary": unrecorded.get("summary"), "stats": unrecorded.get("stats")}
     return _final(runtime, run_id)
+
+
+# How long a run waits for the database to take its outcome: a job that failed because the database went
+# away can only record that once it is back.
+OUTCOME_RETRY_SECONDS = 300
+
+
+def _record_outcome(runtime, run_id: int, values: dict, stop: threading.Event) -> bool:
+    """Record a run's outcome, retrying with backoff while the database does not answer. False when it did
+    not come back in time, or the scheduler is stopping: the row stays ``running`` and a scheduler marks it
+    interrupted later."""
+    delay, deadline = 0.5, time.monotonic() + OUTCOME_RETRY_SECONDS
+    while True:
+        try:
+            update_run(runtime.engine, runtime.network_tables, run_id, **values)
+            return True
+        except SQLAlchemyError as exc:
+            if not is_transient(exc):
+                raise
+            reason = describe_database_error(exc)
+            if stop.is_set() or time.monotonic() + delay > deadline:
+                log.error("run %s: outcome %s not recorded, the database does not answer (%s); a scheduler marks "
+                          "the run interrupted once it is back", run_id, values["status"], reason)
+                return False
+            log.warning("run %s: the database does not answer (%s); recording its outcome again in %.1f s",
+                        run_id, reason, delay)
+            stop.wait(delay)
+            delay = min(delay * 2, 8)
 
 
 def _inactive(runtime, spec, site_id: int | None) -> str | None:

@@ -8,6 +8,7 @@ down and catches up at start — run it once. Runs queued through the API are pi
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
@@ -20,12 +21,14 @@ from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 
 from apscheduler.executors.pool import ThreadPoolExecutor as APSThreadPool
+from apscheduler.schedulers import SchedulerNotRunningError
 from apscheduler.schedulers.blocking import BlockingScheduler
 from apscheduler.triggers.cron import CronTrigger
 from sqlalchemy import text
 from sqlalchemy.exc import SQLAlchemyError
 
 from wp_bridge.db import utcnow
+from wp_bridge.errors import describe_database_error, is_transient
 from wp_bridge.job_runs import (
     heartbeat,
     queued_runs,
@@ -42,6 +45,10 @@ log = logging.getLogger("lop_sidecar.scheduler")
 POLL_SECONDS = 2
 HEARTBEAT_SECONDS = 5
 SHUTDOWN_TIMEOUT_SECONDS = 60
+
+
+class _GaveUp(Exception):
+    """The database did not come back within an occurrence's grace time."""
 
 
 class ScheduleError(ValueError):
@@ -90,7 +97,8 @@ class SchedulerProcess:
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="lop-run")
         self.scheduler = BlockingScheduler(
             timezone=runtime.config.tz,
-            executors={"default": APSThreadPool(8)},
+            # room for every job's occurrence waiting for the database (_retrying) beside the poll and heartbeat
+            executors={"default": APSThreadPool(16)},
             job_defaults={"coalesce": True, "max_instances": 1},
         )
 
@@ -135,10 +143,11 @@ class SchedulerProcess:
         self._drain()
 
     def _on_signal(self, signum, _frame) -> None:
+        # Only the flag: the handler runs in the main thread, which may be holding the scheduler's or its
+        # executor's locks right then (shutting down from here deadlocked). poll_queue shuts the scheduler
+        # down within POLL_SECONDS; a run in flight sees the flag at its next progress point.
         log.info("signal %s: stopping (no new runs; running ones get %s s)", signum, self.shutdown_timeout)
         self.stop.set()
-        if self.scheduler.running:  # not yet started while still waiting for the database
-            self.scheduler.shutdown(wait=False)
 
     def _drain(self) -> None:
         deadline = time.monotonic() + self.shutdown_timeout
@@ -147,8 +156,11 @@ class SchedulerProcess:
         with self._inflight_lock:
             left = sorted(self.inflight)
         for run_id in left:  # did not stop in time: record it; its lock goes with this process
-            update_run(self.runtime.engine, self.runtime.network_tables, run_id, status="failed",
-                       error="interrupted: the scheduler stopped before the run finished", finished_at=utcnow())
+            try:
+                update_run(self.runtime.engine, self.runtime.network_tables, run_id, status="failed",
+                           error="interrupted: the scheduler stopped before the run finished", finished_at=utcnow())
+            except SQLAlchemyError as exc:  # the database is away: the next scheduler marks it interrupted
+                log.warning("run %s not marked interrupted (%s)", run_id, describe_database_error(exc))
         self._pool.shutdown(wait=False, cancel_futures=True)
         try:
             remove_scheduler(self.runtime.engine, self.runtime.network_tables, self.id)
@@ -181,11 +193,35 @@ class SchedulerProcess:
         occurrence = previous_fire_time(self.triggers[name], dt.datetime.now(self.runtime.config.tz),
                                         spec.misfire_grace_seconds + 60) or dt.datetime.now(self.runtime.config.tz)
         stamp = occurrence.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%MZ")
-        for site_id in self._sites_for(spec):
-            run_id = create_run(self.runtime, name, site_id=site_id, trigger="schedule",
-                                options={SCHEDULED_FOR: occurrence.isoformat()}, dedup_key=f"{name}:{'network' if site_id is None else site_id}:{stamp}")
-            if run_id is not None:
-                self._execute(run_id)
+        # An occurrence that falls while the database is restarting is not lost: it waits for the database
+        # within its grace time (the dedup key keeps it to one run).
+        deadline = occurrence + dt.timedelta(seconds=spec.misfire_grace_seconds)
+        what = f"{name} (occurrence {stamp})"
+        try:
+            for site_id in self._retrying(what, deadline, lambda: self._sites_for(spec)):
+                run_id = self._retrying(what, deadline, lambda site_id=site_id: create_run(
+                    self.runtime, name, site_id=site_id, trigger="schedule", options={SCHEDULED_FOR: occurrence.isoformat()},
+                    dedup_key=f"{name}:{'network' if site_id is None else site_id}:{stamp}"))
+                if run_id is not None:
+                    self._execute(run_id)
+        except _GaveUp as exc:
+            log.error("%s missed: the database did not answer within its grace time (%s)", what, exc)
+
+    def _retrying(self, what: str, deadline: dt.datetime, call):
+        """``call()``, retried with backoff (1 s doubling to 30 s) while the database does not answer."""
+        delay = 1.0
+        while True:
+            try:
+                return call()
+            except SQLAlchemyError as exc:
+                if not is_transient(exc):
+                    raise
+                reason = describe_database_error(exc)
+                if self.stop.is_set() or dt.datetime.now(deadline.tzinfo) + dt.timedelta(seconds=delay) > deadline:
+                    raise _GaveUp(reason) from None
+                log.warning("%s: the database does not answer (%s); retrying in %.0f s", what, reason, delay)
+                self.stop.wait(delay)
+                delay = min(delay * 2, 30)
 
     def _sites_for(self, spec: JobSpec) -> list[int | None]:
         if not spec.site_scoped:
@@ -195,7 +231,9 @@ class SchedulerProcess:
 
     def poll_queue(self) -> None:
         """Start runs queued through the API; mark runs of crashed processes as interrupted."""
-        if self.stop.is_set():
+        if self.stop.is_set():  # a signal came (_on_signal)
+            with contextlib.suppress(SchedulerNotRunningError):
+                self.scheduler.shutdown(wait=False)
             return
         try:
             with self.runtime.engine.connect() as conn:

@@ -9,6 +9,7 @@ import uuid
 
 from flask import Flask, g, request
 from flask_smorest import Api
+from sqlalchemy.exc import DBAPIError
 from werkzeug.routing import IntegerConverter
 
 from rules.ids import MAX_ID
@@ -17,7 +18,7 @@ from .api import check_json_body
 from .auth import network_caller, verify_signed_request
 from .config import Config, load_config
 from .errors import document_problems, register_error_handlers
-from .runtime import Runtime, close_db
+from .runtime import Runtime, close_db, may_retry_request, track_commits
 from .version import __version__
 
 MAX_BODY_BYTES = 10 * 1024 * 1024
@@ -26,6 +27,18 @@ access_log = logging.getLogger("lop_sidecar.access")
 
 # Routes that answer without a signature.
 UNSIGNED_ENDPOINTS = {"health.health", "health.live", "api-docs.openapi_json"}
+
+
+class LopFlask(Flask):
+    def dispatch_request(self):
+        """The view, retried once when the connection turned out dead before anything was written (a pooled
+        connection is only pinged after 10 s idle: wp_bridge/db.py)."""
+        try:
+            return super().dispatch_request()
+        except DBAPIError as error:
+            if not may_retry_request(error):
+                raise
+        return super().dispatch_request()
 
 
 class LopApi(Api):
@@ -48,8 +61,8 @@ class PathIdConverter(IntegerConverter):
 def create_app(config: Config | None = None, runtime: Runtime | None = None) -> Flask:
     """The Flask app. Tests pass a Config (or a ready Runtime); production reads the environment."""
     if runtime is None:
-        runtime = Runtime.from_config(config or load_config(require_secret=True))
-    app = Flask(__name__)
+        runtime = Runtime.from_config(config or load_config(require_secret=True), serving=True)
+    app = LopFlask(__name__)
     app.config.update(
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
         API_TITLE="lop-sidecar",
@@ -62,6 +75,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     app.json.sort_keys = False
     app.url_map.converters["int"] = PathIdConverter
     app.extensions["lop_sidecar"] = runtime
+    track_commits(runtime.engine)
 
     api = LopApi(app, spec_kwargs={"info": {"description": "The LOP sidecar beside the WordPress sites of the LOPs."}})
     api.spec.components.security_scheme(

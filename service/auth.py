@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from flask import g, request
+from sqlalchemy.exc import DBAPIError
 
 from rules.ids import MAX_ID
 from rules.roles import MANAGERS, Role
@@ -23,7 +24,7 @@ from wp_bridge.tables import SiteTables, site_tables
 from wp_bridge.users import WpUser, load_site_and_user, load_user, roles_on_all_sites
 
 from .errors import ApiError
-from .runtime import db, runtime
+from .runtime import autocommit_db, db, drop_connections, lost_connection, runtime
 from .signing import (
     H_NONCE,
     H_SIGNATURE,
@@ -101,9 +102,29 @@ def verify_signed_request() -> Caller:
     if abs(now - int(timestamp)) > MAX_CLOCK_SKEW_SECONDS:
         raise _unauthorized("auth_stale", f"De LOP-service weigert de aanvraag: de klok van WordPress wijkt meer dan {MAX_CLOCK_SKEW_SECONDS // 60} minuten af van die "
                             "van de LOP-service. Controleer de tijdsynchronisatie (NTP) van beide machines.")
-    if not remember_nonce(db(), runtime().network_tables, nonce, now, _prune_due(now)):
-        raise _unauthorized("auth_replay", "De LOP-service weigert de aanvraag: deze aanvraag werd al eens ontvangen (herhaalde nonce).")
+    _store_nonce(nonce, now)
     return Caller(user_id, switched_from)
+
+
+def _store_nonce(nonce: str, now: int) -> None:
+    """Store the nonce in autocommit mode: durable at once and seen by every process, whatever becomes of
+    the request. A pooled connection found dead is replaced once; a duplicate after a statement lost on
+    the way may be our own nonce, so that is 503 (retry with a new nonce), never a false replay."""
+    tables, prune_before = runtime().network_tables, _prune_due(now)
+    try:
+        with autocommit_db() as conn:
+            stored = remember_nonce(conn, tables, nonce, now, prune_before)
+    except DBAPIError as error:
+        if not lost_connection(error):
+            raise
+        drop_connections()
+        with autocommit_db() as conn:
+            if not remember_nonce(conn, tables, nonce, now, prune_before):
+                raise ApiError(503, "database_unavailable", "De verbinding met de databank viel weg: er is niets gewijzigd. "
+                                                            "Probeer het over enkele seconden opnieuw.", headers={"Retry-After": "5"})
+        return
+    if not stored:
+        raise _unauthorized("auth_replay", "De LOP-service weigert de aanvraag: deze aanvraag werd al eens ontvangen (herhaalde nonce).")
 
 
 def _prune_due(now: int) -> int | None:
@@ -198,7 +219,7 @@ def site_access(site_id: int) -> SiteAccess:
     rt = runtime()
     conn = db()
     who = caller()
-    loaded = load_site_and_user(conn, rt.network, site_id, who.user_id)
+    loaded = load_site_and_user(conn, rt.network, site_id, who.user_id, who.switched_from)
     site = loaded.site
     if site is None or not site.enabled:
         raise ApiError(404, "site_not_found", f"Site {site_id} is geen LOP-site.")
@@ -211,11 +232,9 @@ def site_access(site_id: int) -> SiteAccess:
         return SiteAccess(site, tables, None, None, None)
     if loaded.user is None:
         raise ApiError(403, "user_unknown", f"Gebruiker {who.user_id} bestaat niet.")
-    if who.switched_from is not None:
-        original = load_site_and_user(conn, rt.network, site_id, who.switched_from)
-        if original.role(rt.config.role_slugs) not in MANAGERS:
-            raise ApiError(403, "switch_not_allowed",
-                           "Enkel een beheerder of de LOP-deskundige van deze site mag als een andere gebruiker werken.")
+    if who.switched_from is not None and loaded.original.role(rt.config.role_slugs) not in MANAGERS:
+        raise ApiError(403, "switch_not_allowed",
+                       "Enkel een beheerder of de LOP-deskundige van deze site mag als een andere gebruiker werken.")
     role = loaded.role(rt.config.role_slugs)
     if role is None:
         raise ApiError(403, "forbidden", "Je hebt geen rol op deze site.")

@@ -376,7 +376,12 @@ def cmd_log(args) -> int:
         print(f"lop-sidecar: {path} exists already; choose another --archive", file=sys.stderr)
         return 1
     tables = site_tables(site.prefix)
-    archived, max_id = write_log_archive(rt, tables, path, until)
+    try:
+        archived, max_id = write_log_archive(rt, tables, path, until)
+    except OSError as exc:  # a full disk, a read-only or vanished directory: the writer removed its partial file
+        print(f"lop-sidecar: could not write the archive {path}: {exc.strerror or exc}; "
+              "nothing was deleted from the log", file=sys.stderr)
+        return 1
     fault_point("log_prune.archived")
     if archived == 0:
         print(f"no log rows of site {args.site} before {before}: nothing archived or deleted")

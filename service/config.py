@@ -45,6 +45,11 @@ class Config:
     school_year_switch: str = "08-01"  # MM-DD: the day the next school year becomes the current one
     network_id: int = 1  # the WordPress network served (wp_site.id)
     archive_dir: str = "."  # where the log archives of purged sites are written
+    # feeds: the whole fetch of a run (every page, retry and wait) ends at its deadline; one read waits at most
+    # the read timeout for the next bytes (a drip resets it, the deadline does not)
+    ov_deadline_seconds: int = 1800
+    ov_read_timeout_seconds: int = 60
+    agodi_deadline_seconds: int = 600
 
     @property
     def tz(self) -> ZoneInfo:
@@ -106,6 +111,10 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
     if not re.fullmatch(r"[1-9][0-9]{0,18}", network):
         raise ConfigError("LOP_NETWORK_ID", f"the id of the WordPress network (wp_site.id), a positive number, got {network!r}")
 
+    ov_deadline = _seconds(env, "LOP_OV_DEADLINE_SECONDS", Config.ov_deadline_seconds)
+    ov_read_timeout = _seconds(env, "LOP_OV_READ_TIMEOUT_SECONDS", Config.ov_read_timeout_seconds)
+    agodi_deadline = _seconds(env, "LOP_AGODI_DEADLINE_SECONDS", Config.agodi_deadline_seconds)
+
     slugs = RoleSlugs(
         lop_expert=_slug(env, "LOP_ROLE_LOP_EXPERT", RoleSlugs.lop_expert),
         school_admin=_slug(env, "LOP_ROLE_SCHOOL_ADMIN", RoleSlugs.school_admin),
@@ -124,7 +133,19 @@ def load_config(env: Mapping[str, str] | None = None, *, require_secret: bool = 
         school_year_switch=switch,
         network_id=int(network),
         archive_dir=env.get("LOP_ARCHIVE_DIR", "").strip() or ".",
+        ov_deadline_seconds=ov_deadline,
+        ov_read_timeout_seconds=ov_read_timeout,
+        agodi_deadline_seconds=agodi_deadline,
     )
+
+
+def _seconds(env: Mapping[str, str], name: str, default: int) -> int:
+    value = env.get(name, "").strip()
+    if not value:
+        return default
+    if not re.fullmatch(r"[1-9][0-9]{0,5}", value) or int(value) > 86400:
+        raise ConfigError(name, f"a number of seconds from 1 to 86400, got {value!r}")
+    return int(value)
 
 
 def _slug(env: Mapping[str, str], name: str, default: str) -> str:

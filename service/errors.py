@@ -8,10 +8,10 @@ import traceback
 from http import HTTPStatus
 
 from flask import Flask, g, json, make_response
-from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DBAPIError
 from werkzeug.exceptions import HTTPException
 
-from wp_bridge.errors import DataError, database_error_number, describe_database_error
+from wp_bridge.errors import DataError, database_error_number, describe_database_error, is_transient
 
 log = logging.getLogger("lop_sidecar.errors")
 
@@ -208,11 +208,6 @@ def register_error_handlers(app: Flask) -> None:
     app.register_error_handler(Exception, _unexpected)
 
 
-# MySQL client/server error numbers that mean "not now" rather than "wrong": no connection, lost
-# connection, too many connections, lock wait timeout, deadlock.
-_TRANSIENT_MYSQL_ERRNOS = {1040, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
-
-
 # Text that a WordPress table's charset cannot hold (an emoji into utf8mb3, "Ω" into latin1): strict mode
 # refuses it (1366 "Incorrect string value"); never stored mangled.
 _NOT_STORABLE_ERRNOS = {1366}
@@ -227,13 +222,10 @@ def _database_error(error: DBAPIError):
         return problem(422, "text_not_storable",
                        f"De tekst bevat tekens die {where} niet kan bewaren (de tabel gebruikt een oudere tekenset). "
                        "Er is niets gewijzigd; laat de speciale tekens (zoals emoji) weg.")
-    transient = isinstance(error, (OperationalError, InterfaceError)) or error.connection_invalidated or (
-        getattr(error.orig, "errno", None) in _TRANSIENT_MYSQL_ERRNOS
-    )
-    if not transient:
+    if not is_transient(error):
         return _unexpected(error)
     # Nothing was written (the transaction rolled back); the caller may retry.
-    log.warning("database unavailable: %s (request %s)", type(getattr(error, "orig", error)).__name__, g.get("request_id"))
+    log.warning("database unavailable: %s (request %s)", describe_database_error(error), g.get("request_id"))
     return problem(503, "database_unavailable", "De databank antwoordt niet: er is niets gewijzigd. Probeer het over enkele seconden opnieuw.",
                    headers={"Retry-After": "5"})
 

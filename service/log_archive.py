@@ -20,9 +20,11 @@ from .api.log import ARCHIVE_HEADINGS, log_rows
 
 def write_log_archive(rt, tables: SiteTables, path: str, until: dt.datetime | None = None) -> tuple[int, int]:
     """Write every log row (before ``until``, UTC, when given) to ``path``, which must not exist. The rows go to a
-    temporary file beside it; only once that file is complete and synced to disk does it get the archive's name
-    (a hard link, which never replaces a file), so a crash while writing never leaves a partial archive under
-    that name. Returns (rows written, highest log id written); an archive of no rows is not kept."""
+    temporary file beside it (``PATH.<random>.part``); only once that file is complete (the gzip stream closed,
+    its trailer written) and synced to disk does it get the archive's name, by a hard link that never replaces
+    a file, and the directory entry is synced too. A crash while writing leaves at most the ``.part`` file,
+    never a partial archive under the archive's name; a write error (a full disk) removes it and is raised.
+    Returns (rows written, highest log id written); an archive of no rows is not kept."""
     archived, max_id = 0, 0
 
     def counted(rows):
@@ -57,6 +59,7 @@ def write_log_archive(rt, tables: SiteTables, path: str, until: dt.datetime | No
 
 
 def _fsync_directory(directory: str) -> None:
+    """A new name survives a power cut only once its directory entry is on disk too."""
     descriptor = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(descriptor)

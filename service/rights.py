@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
@@ -36,12 +37,16 @@ class Rights:
 
     @classmethod
     def load(cls, conn: Connection, site: WpSite, tables: SiteTables, role: Role | None, user_id: int,
-             now: dt.datetime | None = None, tz: ZoneInfo = BRUSSELS) -> Rights:
+             now: dt.datetime | None = None, tz: ZoneInfo = BRUSSELS, linked: Iterable[int] | None = None) -> Rights:
         """The settings come with ``site`` (read in the request's transaction); only a school admin's
-        linked schools take a query. ``tz`` words the moments in refusals (the site's LOP_TIMEZONE)."""
+        linked schools take a query, unless the caller read them already (``linked``: for a request about
+        one school, whether it is theirs). ``tz`` words the moments in refusals (the site's LOP_TIMEZONE)."""
         settings = site_rights_settings(site)
-        linked = frozenset(linked_school_ids(conn, tables, user_id)) if role is Role.SCHOOL_ADMIN else frozenset()
-        return cls(role, user_id, settings, linked, now or dt.datetime.now(dt.timezone.utc), tz)
+        if role is not Role.SCHOOL_ADMIN:
+            linked = frozenset()
+        elif linked is None:
+            linked = frozenset(linked_school_ids(conn, tables, user_id))
+        return cls(role, user_id, settings, frozenset(linked), now or dt.datetime.now(dt.timezone.utc), tz)
 
     def can_see(self, school_id: int) -> bool:
         return self.role in MANAGERS or school_id in self.linked

@@ -1,19 +1,26 @@
-"""What a running app or command holds: configuration, the engine and the WordPress network."""
+"""What a running app or command holds: configuration, the engine and the WordPress network; and the
+database connections of one API request."""
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import logging
+from collections.abc import Iterator
 from dataclasses import dataclass
 
-from flask import current_app, g
-from sqlalchemy import Connection, Engine
+from flask import current_app, g, has_request_context, request
+from sqlalchemy import Connection, Engine, event
+from sqlalchemy.exc import DBAPIError
 
-from wp_bridge.db import make_engine
+from wp_bridge.db import autocommit_twin, make_engine
 from wp_bridge.locks import release_transaction_locks
 from wp_bridge.sites import Network
 from wp_bridge.tables import network_tables
 
 from .config import Config
+
+log = logging.getLogger("lop_sidecar.db")
 
 
 @dataclass
@@ -23,8 +30,16 @@ class Runtime:
     network: Network
 
     @classmethod
-    def from_config(cls, config: Config) -> "Runtime":
-        return cls(config, make_engine(config.database_url), Network(config.table_prefix, config.network_id))
+    def from_config(cls, config: Config, *, serving: bool = False) -> Runtime:
+        """``serving``: for the API, whose requests are retried on a dead connection, so that a pooled one is
+        only pinged after 10 s idle; the scheduler and the commands ping on every checkout."""
+        engine = make_engine(config.database_url, ping_every_checkout=not serving)
+        return cls(config, engine, Network(config.table_prefix, config.network_id))
+
+    @property
+    def read_engine(self) -> Engine:
+        """The engine in autocommit mode (on SQLite: ``engine``) for the API's reads and its nonces."""
+        return autocommit_twin(self.engine)
 
     @property
     def network_tables(self):
@@ -39,21 +54,89 @@ def runtime() -> Runtime:
     return current_app.extensions["lop_sidecar"]
 
 
+# A read (these methods) runs in autocommit mode: three statements for a signed read — the nonce, the
+# site/user/roles, the data — and no closing ROLLBACK. Any other method runs in one transaction that
+# write_transaction() commits.
+READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def db() -> Connection:
     """The request's connection: checked out once, closed (and rolled back if left open) at teardown."""
     conn = g.get("db_conn")
     if conn is None:
-        conn = g.db_conn = runtime().engine.connect()
+        rt = runtime()
+        conn = g.db_conn = (rt.read_engine if request.method in READ_METHODS else rt.engine).connect()
     return conn
 
 
-def close_db(_exc=None) -> None:
-    conn = g.pop("db_conn", None)
-    if conn is not None:
-        try:
-            if conn.in_transaction():
-                conn.rollback()
-            release_transaction_locks(conn)
-        finally:
-            conn.close()  # the pool's check-in releases any lock still held
+def write_db() -> Connection:
+    """The connection a change is written on: the request's own, except for a read, whose own is in
+    autocommit mode (no transaction could hold the change and its audit rows together)."""
+    if request.method not in READ_METHODS or runtime().read_engine is runtime().engine:
+        return db()
+    conn = g.get("write_conn")
+    if conn is None:
+        conn = g.write_conn = runtime().engine.connect()
+    return conn
 
+
+@contextlib.contextmanager
+def autocommit_db() -> Iterator[Connection]:
+    """A connection in autocommit mode for one statement that must be durable at once whatever becomes of
+    the request (its nonce): a read's own; for a write one lent by the pool for that statement."""
+    rt = runtime()
+    if request.method in READ_METHODS or rt.read_engine is rt.engine:
+        yield db()
+        return
+    with rt.read_engine.connect() as conn:
+        yield conn
+
+
+def close_db(_exc=None) -> None:
+    for name in ("db_conn", "write_conn"):
+        conn = g.pop(name, None)
+        if conn is not None:
+            try:
+                if conn.in_transaction():
+                    conn.rollback()
+                release_transaction_locks(conn)
+            finally:
+                conn.close()  # the pool's check-in releases any lock still held
+
+
+def lost_connection(error: Exception) -> bool:
+    """A statement failed because its connection is dead (the server restarted, a network cut): the
+    connection was discarded, and the server rolled back what it had not committed."""
+    return isinstance(error, DBAPIError) and error.connection_invalidated
+
+
+def drop_connections() -> None:
+    """Forget the request's connections, so that the next db() takes a fresh one from the pool."""
+    for name in ("db_conn", "write_conn"):
+        conn = g.pop(name, None)
+        if conn is not None:
+            with contextlib.suppress(Exception):
+                conn.close()
+
+
+def may_retry_request(error: Exception) -> bool:
+    """One retry of a request that failed on a dead connection before it committed anything (its nonce,
+    stored in autocommit, does not count: the retry re-uses it). Drops the dead connections when so."""
+    if not lost_connection(error) or g.get("db_committed") or g.get("db_retried"):
+        return False
+    g.db_retried = True
+    log.warning("database connection lost before anything was written: request %s retried once on a fresh connection",
+                g.get("request_id"))
+    drop_connections()
+    return True
+
+
+def track_commits(engine: Engine) -> None:
+    """Note on the request when its transaction engine commits: from then on it is never retried."""
+    if not event.contains(engine, "commit", _note_commit):
+        event.listen(engine, "commit", _note_commit)
+
+
+def _note_commit(_conn) -> None:
+    if has_request_context():
+        g.db_committed = True

@@ -266,22 +266,32 @@ def count_rows(rt: Runtime, table) -> int:
 class SmtpSink:
     """A real SMTP server (aiosmtpd) on a free local port that keeps what it receives."""
 
-    def __init__(self, delay: float = 0.0):
+    def __init__(self, delay: float = 0.0, port: int | None = None):
         import threading
 
         from aiosmtpd.controller import Controller
 
         self.messages: list = []
         self.delay = delay
+        self.refuse_data: str | None = None  # e.g. "451 4.3.0 …": every message refused with that reply
+        self.refuse_rcpt: dict[str, str] = {}  # address → reply: that recipient refused
         self.received = threading.Event()
         self.data_started = threading.Event()  # a message is being received (set before the delay)
         sink = self
 
         class Handler:
+            async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
+                if address in sink.refuse_rcpt:
+                    return sink.refuse_rcpt[address]
+                envelope.rcpt_tos.append(address)
+                return "250 OK"
+
             async def handle_DATA(self, server, session, envelope):
                 import asyncio
                 import email
 
+                if sink.refuse_data:
+                    return sink.refuse_data
                 sink.data_started.set()
                 if sink.delay:
                     await asyncio.sleep(sink.delay)
@@ -291,9 +301,10 @@ class SmtpSink:
 
         import socket
 
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
+        if port is None:
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
         self.controller = Controller(Handler(), hostname="127.0.0.1", port=port)
         self.controller.start()
         self.url = f"smtp://127.0.0.1:{port}"

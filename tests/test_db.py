@@ -4,11 +4,13 @@ server to lose)."""
 
 from __future__ import annotations
 
+import time
 import uuid
 
 import pytest
 from sqlalchemy import create_engine, exc, text
 
+from wp_bridge import db
 from wp_bridge.db import make_engine
 
 from .conftest import MYSQL_URL
@@ -92,11 +94,35 @@ def test_a_failed_statement_s_locks_are_released_when_the_connection_goes_back(e
         assert other.execute(text(f"DELETE FROM {scratch}.t WHERE n = 1")).rowcount == 1
 
 
-def test_a_connection_dropped_by_the_server_is_replaced_on_checkout(engine, server):
+def test_a_connection_idle_for_long_that_the_server_dropped_is_replaced_on_checkout(engine, server, monkeypatch):
     first = session_id(engine)
     with server.connect() as conn:
         conn.execute(text(f"KILL CONNECTION {first}"))
+    later = time.monotonic() + db.IDLE_CHECK_SECONDS + 1
+    monkeypatch.setattr(db.time, "monotonic", lambda: later)
     assert session_id(engine) != first  # the checkout's ping failed: the pool reconnected, no error
+
+
+def test_a_connection_used_a_moment_ago_is_not_pinged_on_checkout(engine):
+    with engine.connect() as conn:
+        before = pings(conn)
+    with engine.connect() as conn:  # the same pooled connection
+        assert pings(conn) == before
+
+
+def test_the_autocommit_twin_commits_each_statement_without_a_commit_of_its_own(engine, scratch):
+    twin = db.autocommit_twin(engine)
+    assert db.autocommit_twin(engine) is twin
+    with twin.connect() as conn:
+        commits = int(conn.execute(text("SHOW SESSION STATUS LIKE 'Com_commit'")).one()[1])
+        conn.execute(text(f"INSERT INTO {scratch}.t VALUES (7)"))
+        conn.commit()  # nothing open: no COMMIT sent
+        assert int(conn.execute(text("SHOW SESSION STATUS LIKE 'Com_commit'")).one()[1]) == commits
+    with engine.connect() as other:  # durable at once, seen by another connection
+        assert other.execute(text(f"SELECT COUNT(*) FROM {scratch}.t WHERE n = 7")).scalar_one() == 1
+    assert twin.pool.checkedin() == 1
+    engine.dispose()
+    assert twin.pool.checkedin() == 0  # disposed with its engine
 
 
 def test_rows_read_by_the_fast_path_equal_the_stock_driver_s(engine):

@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
+import time
+import weakref
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import BindParameter, Connection, Engine, create_engine, event, literal_column
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, DisconnectionError
+from sqlalchemy.sql import visitors
 
 from .tables import SIDECAR_CHARSET, SIDECAR_COLLATION
 
 # Below MariaDB's default wait_timeout (28800 s) and the 3600 s that many managed servers set.
 POOL_RECYCLE_SECONDS = 1800
 CONNECT_TIMEOUT_SECONDS = 5
+# A pooled connection idle for longer than this is pinged before it is used again (a server restart, a
+# wait_timeout or a firewall may have closed it); one used more recently is trusted, and a request that
+# finds it dead after all is retried once on a fresh connection (service.runtime).
+IDLE_CHECK_SECONDS = 10
 # MariaDB's default minus NO_AUTO_CREATE_USER, and strict for every table; no NO_ZERO_DATE: WordPress's
 # columns default to '0000-00-00 00:00:00'.
 SQL_MODE = "STRICT_ALL_TABLES,ERROR_FOR_DIVISION_BY_ZERO,NO_ENGINE_SUBSTITUTION"
@@ -21,9 +30,13 @@ def is_mysql(engine_or_conn) -> bool:
     return engine_or_conn.dialect.name in ("mysql", "mariadb")
 
 
-def make_engine(url: str, *, pool_size: int = 5) -> Engine:
+def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False, ping_every_checkout: bool = False) -> Engine:
     """An engine with the options this service needs: connection checks and recycling on MySQL,
-    a sane transaction and locking setup on SQLite. Query parameters are never put in error messages."""
+    a sane transaction and locking setup on SQLite. Query parameters are never put in error messages.
+    ``autocommit`` (MySQL only): every statement commits on its own, for the API's reads and its nonces.
+    A pooled connection is pinged before use only after 10 s idle (the API retries a request that meets a
+    dead one), or on every checkout with ``ping_every_checkout`` (the scheduler and the commands: a job has
+    no retry, and a ping per run costs nothing)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         engine = create_engine(
@@ -36,7 +49,7 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
     engine = create_engine(
         parsed,
         hide_parameters=True,
-        pool_pre_ping=True,
+        pool_pre_ping=ping_every_checkout,
         pool_recycle=POOL_RECYCLE_SECONDS,
         pool_size=pool_size,
         max_overflow=pool_size,
@@ -49,10 +62,95 @@ def make_engine(url: str, *, pool_size: int = 5) -> Engine:
             # into utf8mb3, "Ω" into latin1) fails with 1366 instead of being stored as "?".
             "sql_mode": SQL_MODE,
         },
+        # Set once per new connection (create_engine's option), not per checkout as execution_options does.
+        **({"isolation_level": "AUTOCOMMIT"} if autocommit else {}),
     )
     event.listen(engine, "do_connect", _connect_lean)
     event.listen(engine, "checkin", _release_held_locks)
+    if not ping_every_checkout:
+        event.listen(engine, "checkin", _note_idle_since)
+        event.listen(engine, "checkout", _ping_if_idle_long)
     return engine
+
+
+_autocommit_twins: "weakref.WeakKeyDictionary[Engine, Engine]" = weakref.WeakKeyDictionary()
+
+
+def autocommit_twin(engine: Engine) -> Engine:
+    """An engine on the same MySQL database whose connections are in autocommit mode (its own pool, set
+    once per connection): a read sends no closing ROLLBACK and a nonce no separate COMMIT. On SQLite the
+    engine itself. Disposed with ``engine``."""
+    if not is_mysql(engine):
+        return engine
+    twin = _autocommit_twins.get(engine)
+    if twin is None:
+        twin = make_engine(engine.url.render_as_string(hide_password=False), pool_size=engine.pool.size(),
+                           autocommit=True)
+        _autocommit_twins[engine] = twin
+        event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
+    return twin
+
+
+@functools.lru_cache(maxsize=512)
+def _driver_sql(statement, dialect) -> str:
+    """The statement as SQL with its constants written in and ``%(name)s`` for each parameter left to give
+    (mysql-connector fills in only those: a ``%`` elsewhere stays as it is)."""
+    names = set()
+
+    def parameter_placeholder(element):
+        if isinstance(element, BindParameter) and element.required:
+            names.add(element.key)
+            return literal_column(f"%({element.key})s")
+        return None
+
+    with_placeholders = visitors.replacement_traverse(statement, {}, parameter_placeholder)
+    sql = str(with_placeholders.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+    for name in names:  # the compiler escaped them as text for a pyformat driver
+        sql = sql.replace(f"%%({name})s", f"%({name})s")
+    return sql
+
+
+def run_fixed(conn: Connection, statement, params: dict | None = None) -> list[tuple]:
+    """Run one of the fixed statements that every request runs (built once, cached by the caller) and return
+    its rows as tuples. On MySQL it goes to the driver as SQL compiled once with its constants written in:
+    SQLAlchemy's and the driver's per-execution work on such a statement (two dozen literals converted and
+    escaped, an execution context, the result's metadata built anew) cost more client CPU than the round
+    trip. The driver still escapes the parameters; its errors are SQLAlchemy's, a dead connection
+    invalidated as SQLAlchemy would. On SQLite the statement is executed as usual."""
+    if not is_mysql(conn):
+        result = conn.execute(statement, params or {})
+        return [tuple(row) for row in result] if result.returns_rows else []
+    sql = _driver_sql(statement, conn.dialect)
+    dbapi = conn.connection.dbapi_connection
+    cursor = None
+    try:
+        cursor = dbapi.cursor()
+        cursor.execute(sql, params or None)
+        rows = cursor.fetchall() if cursor.description else []
+        cursor.close()
+        return rows
+    except conn.dialect.loaded_dbapi.Error as error:
+        lost = conn.dialect.is_disconnect(error, dbapi, cursor)
+        if lost:
+            conn.invalidate(error)
+        raise DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
+                                  connection_invalidated=lost, dialect=conn.dialect) from error
+
+
+def _note_idle_since(_dbapi_connection, record) -> None:
+    record.info["idle_since"] = time.monotonic()
+
+
+def _ping_if_idle_long(dbapi_connection, record, _proxy) -> None:
+    """Instead of pinging on every checkout (a round trip per request), ping only a connection that sat
+    idle in the pool long enough to have been closed; a dead one is replaced (the pool tries again)."""
+    idle_since = record.info.get("idle_since")
+    if idle_since is None or time.monotonic() - idle_since <= IDLE_CHECK_SECONDS:
+        return
+    try:
+        dbapi_connection.ping(False)
+    except Exception as error:  # whatever the driver raises, the connection is unusable
+        raise DisconnectionError("a pooled connection idle for long no longer answers") from error
 
 
 # Named locks a transaction holds (wp_bridge.locks.lock_for_transaction), in the connection's info.
@@ -77,10 +175,11 @@ def _lean_connection_class():
     it to the stock driver's behaviour):
 
     - ``cursor()`` no longer pings the server before every statement (its ``is_connected()`` is a round
-      trip), which doubled the round trips. A dead connection is still caught: the pool pings on checkout
-      (``pool_pre_ping``), and a connection lost in mid-request fails its statement with an error that
-      SQLAlchemy treats as a disconnect.
-    - ``rollback()`` outside a transaction (the pool's reset after a commit) costs no round trip.
+      trip), which doubled the round trips. A dead connection is still caught: the pool pings one that was
+      idle for long on checkout, and a connection lost otherwise fails its statement with an error that
+      SQLAlchemy treats as a disconnect (the request is then retried once: service.runtime).
+    - ``rollback()`` and ``commit()`` outside a transaction (the pool's reset after a commit, a commit in
+      autocommit mode) cost no round trip.
     - ``get_rows`` reads plain results without a Python pass over every column of every row.
 
     None without the C extension (the pure-Python driver is used unchanged then)."""
@@ -112,7 +211,13 @@ def _lean_connection_class():
                 self._status_stale = True
                 raise
 
+        def _nothing_open(self) -> bool:
+            """The server said (in its last OK packet) that no transaction is open, and nothing since failed."""
+            return self._cmysql is not None and not (self._status_stale or self.in_transaction or self.unread_result)
+
         def commit(self) -> None:
+            if self._nothing_open():
+                return  # autocommit, or a read-only MyISAM statement: nothing to commit
             try:
                 super().commit()
             except Exception:
@@ -123,7 +228,7 @@ def _lean_connection_class():
         def rollback(self) -> None:
             # The pool rolls back every connection it takes back, also right after a commit; without a
             # transaction a ROLLBACK changes nothing: skip its round trip when the server said so.
-            if self._cmysql is not None and not (self._status_stale or self.in_transaction or self.unread_result):
+            if self._nothing_open():
                 return
             super().rollback()
             self._status_stale = False

@@ -2,6 +2,8 @@
 
 import re
 
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+
 
 class DataError(Exception):
     status = 400
@@ -48,3 +50,18 @@ def describe_database_error(exc: BaseException) -> str:
     if errno not in _ERRNOS_QUOTING_NAMES:
         message = _QUOTED.sub("'…'", message)
     return f"{errno} {message}"
+
+
+# Client and server error numbers that mean "not now" rather than "wrong": cannot connect (2002, 2003, 2005), lost
+# connection (2006, 2013, 2055), too many connections (1040), lock wait timeout (1205), deadlock (1213).
+# mysql-connector raises "cannot connect" as a DatabaseError, not an OperationalError: the number decides.
+_TRANSIENT_ERRNOS = {1040, 1205, 1213, 2002, 2003, 2005, 2006, 2013, 2055}
+
+
+def is_transient(exc: BaseException) -> bool:
+    """A database error that a later attempt may not meet: the server is away, restarting or busy. The
+    statement failed as a whole (its transaction rolled back)."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    return (isinstance(exc, (OperationalError, InterfaceError)) or exc.connection_invalidated
+            or database_error_number(exc) in _TRANSIENT_ERRNOS)

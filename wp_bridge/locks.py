@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 
 from sqlalchemy import Connection, Engine, text
+from sqlalchemy.exc import DBAPIError
 
 from .db import HELD_LOCKS, is_mysql
 from .errors import Busy
@@ -45,8 +46,7 @@ def named_lock(engine: Engine, name: str, timeout: float = 0) -> Iterator[bool]:
                 yield acquired
             finally:
                 if acquired:
-                    conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": lock_name})
-                    conn.commit()
+                    _release(conn, lock_name)
         return
     database = engine.url.database
     if not database or database == ":memory:":
@@ -61,6 +61,19 @@ def named_lock(engine: Engine, name: str, timeout: float = 0) -> Iterator[bool]:
         finally:
             if acquired:
                 fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _release(conn: Connection, lock_name: str) -> None:
+    try:
+        conn.execute(text("SELECT RELEASE_LOCK(:n)"), {"n": lock_name})
+        conn.commit()
+    except DBAPIError as exc:
+        if not exc.connection_invalidated:
+            raise
+        # The lock belonged to the session of a connection that is gone (a database restart): the server
+        # released it with the session. Raising here would hide what the caller is handling.
+        log.warning("lock %s: its connection is gone (%s), and the lock with it", lock_name,
+                    type(getattr(exc, "orig", None) or exc).__name__)
 
 
 def _flock(handle, timeout: float) -> bool:

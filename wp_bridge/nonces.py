@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete
+import functools
+
+from sqlalchemy import Connection, bindparam, delete
 from sqlalchemy.exc import IntegrityError
 
+from .db import run_fixed
 from .tables import NetworkTables
 
 
@@ -12,12 +15,17 @@ def remember_nonce(conn: Connection, tables: NetworkTables, nonce: str, now: int
     """Store a nonce in its own transaction; False when it was stored before (a replay)."""
     try:
         with conn.begin():
-            conn.execute(tables.request_nonces.insert(), {"nonce": nonce, "seen_at": now})
+            run_fixed(conn, _insert(tables), {"nonce": nonce, "seen_at": now})
             if prune_before is not None:
                 prune_nonces(conn, tables, prune_before)
     except IntegrityError:
         return False
     return True
+
+
+@functools.lru_cache(maxsize=16)
+def _insert(tables: NetworkTables):
+    return tables.request_nonces.insert().values(nonce=bindparam("nonce"), seen_at=bindparam("seen_at"))
 
 
 def prune_nonces(conn: Connection, tables: NetworkTables, before: int) -> int:

@@ -7,14 +7,14 @@ import json
 from collections.abc import Iterable
 from decimal import Decimal
 
-from sqlalchemy import Connection, String, bindparam, cast, func, select, union_all
+from sqlalchemy import Connection, String, bindparam, cast, exists, func, select, union_all
 
 from rules import sorting
 from rules.offerings import AN_ADMGR, AN_NAME, EDITABLE_FIELDS
 from rules.rights import rights_type
 
 from .audit import Actor, Change, offering_ref, write_audit
-from .db import utcnow
+from .db import run_fixed, utcnow
 from .errors import Conflict, DataError, NotFound
 from .tables import NetworkTables, SiteTables
 
@@ -35,6 +35,10 @@ def _offerings_query(t: SiteTables, nt: NetworkTables, by: str):
         return query.where(o.c.school_id == bindparam("school_id"), o.c.school_year == bindparam("year"))
     if by == "id":
         return query.where(o.c.id == bindparam("offering_id"))
+    if by == "id_for_user":  # and whether the user is an admin of the offering's school, in the same round trip
+        admins = t.school_admins
+        linked = exists().where(admins.c.school_id == o.c.school_id, admins.c.user_id == bindparam("user_id"))
+        return query.add_columns(linked.label("user_is_linked")).where(o.c.id == bindparam("offering_id"))
     return query.where(o.c.school_year == bindparam("year"))  # the whole site
 
 
@@ -75,11 +79,20 @@ def school_offerings(conn: Connection, t: SiteTables, nt: NetworkTables, school_
     return sorted((_json(r) for r in rows), key=lambda o: display_key(o, school_type))
 
 
-def get_offering(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, offering_id: int) -> dict:
-    row = conn.execute(_offerings_query(t, nt, "id"), {"offering_id": offering_id}).first()
+def get_offering(conn: Connection, t: SiteTables, nt: NetworkTables, school_id: int, offering_id: int,
+                 linked_user: int | None = None) -> dict:
+    """One offering of a school. With ``linked_user``, its ``user_is_linked`` says whether that user is an
+    admin of the school (for a school admin's rights, without a query of their own)."""
+    if linked_user is None:
+        row = conn.execute(_offerings_query(t, nt, "id"), {"offering_id": offering_id}).first()
+    else:
+        row = conn.execute(_offerings_query(t, nt, "id_for_user"), {"offering_id": offering_id, "user_id": linked_user}).first()
     if row is None or int(row.school_id) != school_id:
         raise NotFound("offering_not_found", f"Opleiding {offering_id} bestaat niet bij school {school_id}.")
-    return _json(row)
+    offering = _json(row)
+    if linked_user is not None:
+        offering["user_is_linked"] = bool(row.user_is_linked)
+    return offering
 
 
 def _stored(name: str, value):
@@ -271,7 +284,7 @@ def public_rows(conn: Connection, t: SiteTables, nt: NetworkTables, year: str) -
 def data_version(conn: Connection, t: SiteTables, nt: NetworkTables) -> str:
     """Changes whenever anything the public tables show may have changed: every change of LOP data writes
     an audit row (so the newest audit id moves) and catalogue syncs touch ``updated_at``."""
-    latest = conn.execute(_data_version_query(t, nt)).scalars().all()
+    latest = [version for (version,) in run_fixed(conn, _data_version_query(t, nt))]
     return ":".join(str(v) for v in latest)
 
 

@@ -10,7 +10,7 @@ from sqlalchemy import Connection, bindparam, delete, func, select, tuple_
 from rules.schools import format_instellingsnummer
 
 from .audit import Actor, Change, write_audit
-from .db import utcnow
+from .db import run_fixed, utcnow
 from .errors import Conflict, NotFound
 from .offerings import deletion, programme_names
 from .tables import NetworkTables, SiteTables
@@ -41,12 +41,12 @@ def list_schools(conn: Connection, t: SiteTables, only_ids: Iterable[int] | None
     """Schools in name order, each with its vestigingen in number order, in one query whatever the number of
     schools. Every request that shows schools runs this: rows are unpacked by position, not by name."""
     if only_ids is None:
-        rows = conn.execute(_schools_query(t, False))
+        rows = run_fixed(conn, _schools_query(t, False))
     else:
         ids = list(only_ids)
         if not ids:
             return []
-        rows = conn.execute(_schools_query(t, True), {"ids": ids})
+        rows = conn.execute(_schools_query(t, True), {"ids": ids}).all()
     schools: list[dict] = []
     last_id = None
     for school_id, name, school_type, created_at, updated_at, instellingsnummer, vestigingsnummer in rows:

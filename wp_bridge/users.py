@@ -5,12 +5,13 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from sqlalchemy import Connection, String, bindparam, func, literal, select, union_all
 
 from rules.roles import Role, RoleSlugs, granted_roles, resolve_role
 
+from .db import run_fixed
 from .php_serialize import PHP_TRIM, PhpSerializeError, maybe_unserialize
 from .sites import LIVE, SITE_OPTIONS, Network, WpSite, blog_status, parse_site_admins
 from .tables import core_site_tables, wp_text
@@ -103,13 +104,14 @@ class SiteAndUser:
     user: WpUser | None  # None: user 0, or no such user
     wordpress_roles: frozenset[str]
     is_super_admin: bool
+    original: SiteAndUser | None = None  # the real person of a switched request (load_site_and_user)
 
     def role(self, slugs: RoleSlugs) -> Role | None:
         return resolve_role(self.is_super_admin, self.wordpress_roles, slugs) if self.user else None
 
 
 @functools.lru_cache(maxsize=256)
-def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_user: bool):
+def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_user: bool, with_original: bool = False):
     """The union behind load_site_and_user, built once per shape (building it costs more than running it)."""
     core = network.core
     options = core_site_tables(network.prefix(site_id)).options
@@ -119,7 +121,18 @@ def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_u
         padded = [wp_text(c) for c in columns] + [blank] * (4 - len(columns))
         return select(literal(kind, String).label("kind"), *padded)
 
-    parts = [part("option", options.c.option_name, options.c.option_value).where(options.c.option_name.in_(SITE_OPTIONS))]
+    def user_parts(suffix: str, user_id):
+        users, usermeta = core.users, core.usermeta
+        # WordPress reads the first of duplicate meta rows (the lowest id)
+        first = (select(func.min(usermeta.c.umeta_id))
+                 .where(usermeta.c.user_id == user_id, usermeta.c.meta_key == capabilities_key(network, site_id))
+                 .scalar_subquery())
+        return [part("user" + suffix, users.c.user_login, users.c.user_email, users.c.display_name).where(users.c.ID == user_id),
+                part("caps" + suffix, usermeta.c.meta_value).where(usermeta.c.umeta_id == first)]
+
+    # the option names as literals, not an expanding IN list: the statement is fixed (db.run_fixed)
+    names = [literal(name, String) for name in SITE_OPTIONS]
+    parts = [part("option", options.c.option_name, options.c.option_value).where(options.c.option_name.in_(names))]
     if multisite:
         blogs = core.blogs
         parts.append(part("blog", blogs.c.site_id, blogs.c.archived, blogs.c.spam, blogs.c.deleted)
@@ -127,48 +140,59 @@ def _site_and_user_query(network: Network, site_id: int, multisite: bool, with_u
         parts.append(part("super_admins", core.sitemeta.c.meta_value).where(
             core.sitemeta.c.meta_id == network.site_admins_row()))
     if with_user:
-        users, usermeta, user_id = core.users, core.usermeta, bindparam("user_id")
-        parts.append(part("user", users.c.user_login, users.c.user_email, users.c.display_name).where(users.c.ID == user_id))
-        # WordPress reads the first of duplicate meta rows (the lowest id)
-        first = (select(func.min(usermeta.c.umeta_id))
-                 .where(usermeta.c.user_id == user_id, usermeta.c.meta_key == capabilities_key(network, site_id))
-                 .scalar_subquery())
-        parts.append(part("caps", usermeta.c.meta_value).where(usermeta.c.umeta_id == first))
+        parts += user_parts("", bindparam("user_id"))
+    if with_original:  # the real person behind a switched request
+        parts += user_parts("_original", bindparam("original_id"))
     return union_all(*parts)
 
 
-def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id: int) -> SiteAndUser:
+def load_site_and_user(conn: Connection, network: Network, site_id: int, user_id: int,
+                       switched_from: int | None = None) -> SiteAndUser:
     """Everything a request needs to know about its site and user, in one round trip: the site's options,
-    its blogs row, the user, their capabilities on the site and the network's super admins: every request
-    runs this, so each query folded in here saves a round trip on every request."""
+    its blogs row, the user, their capabilities on the site and the network's super admins — and, for a
+    switched request, the same of the real person (``original``): every request runs this, so each query
+    folded in here saves a round trip on every request."""
     nothing = SiteAndUser(None, None, frozenset(), False)
     if not network.probably_exists(conn, site_id):
         return nothing
     multisite = network.is_multisite(conn)
-    query = _site_and_user_query(network, site_id, multisite, bool(user_id))
+    with_original = switched_from is not None
+    query = _site_and_user_query(network, site_id, multisite, bool(user_id), with_original)
+    params = {"user_id": user_id} if user_id else {}
+    if with_original:
+        params["original_id"] = switched_from
     site_options: dict[str, str] = {}
     status = None if multisite else LIVE  # None: not a site of this network
     super_admins: list[str] = []
-    user: WpUser | None = None
-    capabilities: str | None = None
-    for kind, a, b, c, d in conn.execute(query, {"user_id": user_id} if user_id else {}):
+    users: dict[str, WpUser] = {}
+    capabilities: dict[str, str] = {}
+    ids = {"": user_id, "_original": switched_from}
+    for kind, a, b, c, d in run_fixed(conn, query, params):
         if kind == "option":
             site_options[a] = b
         elif kind == "blog":
             status = blog_status(b, c, d) if a == str(network.network_id) else None
         elif kind == "super_admins":
             super_admins.append(a)
-        elif kind == "user":
-            user = WpUser(user_id, a, b, c)
-        elif kind == "caps":
-            capabilities = a
+        elif kind.startswith("user"):
+            suffix = kind[4:]
+            users[suffix] = WpUser(ids[suffix], a, b, c)
+        elif kind.startswith("caps"):
+            capabilities[kind[4:]] = a
     if status is None:
         return nothing
     site = network.site_from_options(site_id, site_options, status)
-    if user is None:
-        return SiteAndUser(site, None, frozenset(), False)
-    roles = parse_capabilities(capabilities, user_id=user_id, key=capabilities_key(network, site_id))
-    return SiteAndUser(site, user, frozenset(roles), user.login in parse_site_admins(super_admins))
+    admins = parse_site_admins(super_admins)
+
+    def as_loaded(suffix: str) -> SiteAndUser:
+        user = users.get(suffix)
+        if user is None:
+            return SiteAndUser(site, None, frozenset(), False)
+        roles = parse_capabilities(capabilities.get(suffix), user_id=user.id, key=capabilities_key(network, site_id))
+        return SiteAndUser(site, user, frozenset(roles), user.login in admins)
+
+    loaded = as_loaded("")
+    return replace(loaded, original=as_loaded("_original")) if with_original else loaded
 
 
 def wordpress_warnings(conn: Connection, network: Network) -> list[str]:

@@ -21,7 +21,7 @@ from wp_bridge.locks import release_transaction_locks
 
 from ..auth import site_access
 from ..errors import ApiError
-from ..runtime import db
+from ..runtime import write_db
 
 
 def with_site(*roles: Role):
@@ -51,7 +51,7 @@ def responds(blp, status: int, schema=None):
 def write_transaction() -> Iterator[Connection]:
     """One transaction for a change and its audit rows. It continues the transaction in which the request
     checked access and read what it changes (no extra round trip), and commits or rolls back as a whole."""
-    conn = db()
+    conn = write_db()
     transaction = conn.get_transaction() or conn.begin()
     try:
         yield conn

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 
 from flask import request
 from flask.views import MethodView
@@ -12,6 +13,7 @@ from rules.offerings import EDITABLE_FIELDS
 from rules.rights import types_of_school
 from rules.roles import MANAGERS, Role
 from rules.school_year import resolve_year
+from wp_bridge.errors import NotFound
 from wp_bridge.offerings import (
     add_an,
     delete_offering,
@@ -86,15 +88,31 @@ class YearQuerySchema(Schema):
     year = fields.String(load_default="current", metadata={"description": "current, next or a school-year label"})
 
 
-def _rights(access) -> Rights:
+def _rights(access, linked: Iterable[int] | None = None) -> Rights:
     return Rights.load(db(), access.site, access.tables, access.role, access.user.id if access.user else 0,
-                       tz=runtime().config.tz)
+                       tz=runtime().config.tz, linked=linked)
 
 
 def _visible_school(access, rights: Rights, school_id: int) -> dict:
     school = require_school(db(), access.tables, school_id)
     rights.require_school(school_id)
     return school
+
+
+def _offering_and_rights(access, school_id: int, offering_id: int) -> tuple[dict, Rights]:
+    """The offering and the caller's rights on its school in one query (its row says whether a school admin
+    is linked to the school). When there is no such offering, the school's own checks say why (no such
+    school, not theirs, or no such offering)."""
+    is_admin = access.role is Role.SCHOOL_ADMIN
+    try:
+        offering = get_offering(db(), access.tables, runtime().network_tables, school_id, offering_id,
+                                linked_user=access.user.id if is_admin else None)
+    except NotFound:
+        _visible_school(access, _rights(access), school_id)
+        raise
+    rights = _rights(access, linked=[school_id] if offering.pop("user_is_linked", False) else [])
+    rights.require_school(school_id)
+    return offering, rights
 
 
 def _with_editable(offering: dict, rights: Rights, year: str) -> dict:
@@ -176,9 +194,7 @@ class Offering(MethodView):
     @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
     @responds(blp, 200, OfferingSchema)
     def get(self, site_id, school_id, offering_id, access):
-        rights = _rights(access)
-        _visible_school(access, rights, school_id)
-        offering = get_offering(db(), access.tables, runtime().network_tables, school_id, offering_id)
+        offering, rights = _offering_and_rights(access, school_id, offering_id)
         year = _offering_year(offering, access)
         return _with_editable(offering, rights, year), 200, {"ETag": _etag(offering)}
 
@@ -194,25 +210,20 @@ class Offering(MethodView):
         if unknown:
             raise ApiError(422, "validation_failed", "Onbekend veld: " + ", ".join(unknown) + ".",
                            errors=[{"field": name, "message": "Onbekend veld."} for name in unknown])
-        rights = _rights(access)
-        _visible_school(access, rights, school_id)
-        nt = runtime().network_tables
-        offering = get_offering(db(), access.tables, nt, school_id, offering_id)
+        offering, rights = _offering_and_rights(access, school_id, offering_id)
         year = _offering_year(offering, access)
         rights.require_fields(school_id, year, offering["type"], body)
         clean = validated_values(body)
         expected = _expected_version(offering)
         with write_transaction() as conn:
-            updated = update_offering(conn, access.tables, nt, site_id, access.actor(), offering, clean, expected)
+            updated = update_offering(conn, access.tables, runtime().network_tables, site_id, access.actor(), offering, clean, expected)
         return _with_editable(updated, rights, year), 200, {"ETag": _etag(updated)}
 
     @with_site(*MANAGERS, Role.SCHOOL_ADMIN)
     @responds(blp, 204)
     def delete(self, site_id, school_id, offering_id, access):
         """Remove a programme (needs ``remove_offering``); its numbers stay in the log."""
-        rights = _rights(access)
-        _visible_school(access, rights, school_id)
-        offering = get_offering(db(), access.tables, runtime().network_tables, school_id, offering_id)
+        offering, rights = _offering_and_rights(access, school_id, offering_id)
         year = _offering_year(offering, access)
         rights.require_permission(school_id, year, offering["type"], "remove_offering")
         expected = _expected_version(offering)
