@@ -10,6 +10,7 @@ import requests
 
 from rules.agodi import AgodiFileError, diff_catalogue, parse, summary_line
 from wp_bridge.catalogue import active_count, apply_diff, load_current
+from wp_bridge.faults import fault_point
 
 from .feed_http import TRANSIENT, Deadline, DeadlinePassed
 from .registry import DAY, JobOption, JobRefused, JobResult, JobSpec, register
@@ -92,6 +93,7 @@ def run_agodi_sync(ctx) -> JobResult:
         diff = diff_catalogue(load_current(conn, nt), parsed)
         if not ctx.dry_run:
             apply_diff(conn, nt, parsed, diff, ctx.runtime.today(), progress=ctx.progress)
+            fault_point("agodi.before_commit")
     stats = {
         "in_file": len(parsed.rows), "added": len(diff.added), "updated": len(diff.updated),
         "unchanged": diff.unchanged, "no_longer_in_file": len(diff.deactivated), "an": diff.an,

@@ -4,6 +4,7 @@ administrative-group catalogue, and compare every LOP site's schools with it."""
 from __future__ import annotations
 
 from rules.ov import OvRecordError, ov_schooljaar, parse_catalogue_entry, parse_offering
+from wp_bridge.faults import fault_point
 from wp_bridge.ov import (
     catalogue_info,
     enrich_catalogue,
@@ -54,6 +55,7 @@ def run_ov_sync(ctx) -> JobResult:
         catalogue_counts = enrich_catalogue(conn, nt, entries, names, write=not ctx.dry_run)
         if not ctx.dry_run:
             replace_snapshot(conn, nt, offerings)
+        fault_point("ov.before_commit")
     per_site = compare_sites(ctx, offerings)
     summary = f"{len(offerings)} records in {pages} pages"
     for site_id, counts in per_site.items():

@@ -6,6 +6,7 @@ import datetime as dt
 
 from rules.rollover import decide, review_reasons
 from rules.school_year import current_school_year, next_school_year, parse_switch_day, switch_date
+from wp_bridge.faults import fault_point
 from wp_bridge.rollover import has_snapshot, roll_one_year, take_snapshot, year_counts
 from wp_bridge.settings import load_settings, request_review
 from wp_bridge.tables import site_tables
@@ -97,10 +98,12 @@ def run_rollover(ctx) -> JobResult:
             if not has_snapshot(conn, tables, school_year=label):
                 # dated the day it is really taken (``on`` may be a --date given to try the rollover)
                 snapshot = take_snapshot(conn, tables, ctx.runtime.network_tables, label, ctx.runtime.today(), "rollover")
+                fault_point("rollover.snapshot_taken")
             result = roll_one_year(conn, tables, site.id, site.prefix, label, ctx.actor())
             settings = load_settings(conn, site.prefix).rights
             request_review(conn, site.prefix, review_reasons(result["to"], settings.free_registration_start,
                                                              _run_instant(ctx, on), ctx.config.tz))
+            fault_point("rollover.before_commit")
         rolled.append({**result, "snapshot_rows": snapshot})
         label = result["to"]
     last = rolled[-1]

@@ -354,6 +354,7 @@ def cmd_jobs(args) -> int:
 
 def cmd_log(args) -> int:
     from wp_bridge.audit_read import delete_archived
+    from wp_bridge.faults import fault_point
     from wp_bridge.tables import site_tables
 
     from .log_archive import write_log_archive
@@ -381,6 +382,7 @@ def cmd_log(args) -> int:
         print(f"lop-sidecar: could not write the archive {path}: {exc.strerror or exc}; "
               "nothing was deleted from the log", file=sys.stderr)
         return 1
+    fault_point("log_prune.archived")
     if archived == 0:
         print(f"no log rows of site {args.site} before {before}: nothing archived or deleted")
         return 0

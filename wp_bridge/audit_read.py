@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 from sqlalchemy import Connection, Engine, func, select
 
+from .faults import fault_point
 from .tables import CoreGlobalTables, SiteTables
 
 EXPORT_BATCH = 5000
@@ -128,14 +129,21 @@ def _utc_text(column, engine: Engine):
 
 
 def delete_archived(engine: Engine, t: SiteTables, until: dt.datetime, max_id: int, batch: int = EXPORT_BATCH) -> int:
-    """Delete the rows an archive holds (before ``until`` and up to ``max_id``), in batches. The only place
-    where log rows are ever deleted: ``lop-sidecar log prune``, after the archive file is safely written."""
+    """Delete the rows an archive holds (before ``until`` and up to ``max_id``): in statements of ``batch`` rows,
+    all in one transaction, so that a crash deletes all of them or none, never a part (a kill between commits of
+    batches left a log half pruned). The rows go by primary key, which locks only them: the log takes new rows
+    meanwhile. The only place where log rows are ever deleted: ``lop-sidecar log prune``, after the archive
+    file is safely written."""
     log = t.audit_log
-    deleted = 0
-    while True:
-        with engine.begin() as conn:
-            ids = [int(i) for (i,) in conn.execute(select(log.c.id).where(log.c.occurred_at < until, log.c.id <= max_id)
-                                                   .order_by(log.c.id).limit(batch))]
+    deleted, after = 0, 0
+    with engine.begin() as conn:
+        while True:
+            ids = [int(i) for (i,) in conn.execute(
+                select(log.c.id).where(log.c.id > after, log.c.id <= max_id, log.c.occurred_at < until)
+                .order_by(log.c.id).limit(batch))]
             if not ids:
-                return deleted
+                break
             deleted += conn.execute(log.delete().where(log.c.id.in_(ids))).rowcount
+            after = ids[-1]
+        fault_point("log_prune.before_commit")
+    return deleted

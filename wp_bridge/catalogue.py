@@ -14,6 +14,7 @@ from rules.offerings import AN_ADMGR
 from rules.text import fold
 
 from .db import is_mysql, utcnow
+from .faults import fault_point
 from .tables import NetworkTables
 
 CHUNK = 1000
@@ -93,6 +94,7 @@ def apply_diff(conn: Connection, nt: NetworkTables, parsed: ParsedFile, diff: Ca
     for start in range(0, len(rows), CHUNK):
         chunk = rows[start:start + CHUNK]
         upsert(conn, a, chunk, set_columns)
+        fault_point("agodi.batch")
         done += len(chunk)
         if progress:
             progress(done, total)

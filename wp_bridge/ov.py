@@ -14,6 +14,7 @@ from .audit import Change, offering_ref, write_audit
 from .catalogue import fold_words, upsert
 from .db import utcnow
 from .errors import Conflict
+from .faults import fault_point
 from .offerings import deletion, programme_names
 from .schools import list_schools
 from .tables import NetworkTables
@@ -40,6 +41,7 @@ def replace_snapshot(conn: Connection, nt: NetworkTables, offerings: list[OvOffe
             for o in offerings]
     for start in range(0, len(rows), CHUNK):
         conn.execute(nt.ov_offerings.insert(), rows[start:start + CHUNK])
+        fault_point("ov.snapshot_chunk")
 
 
 def load_index(conn: Connection, nt: NetworkTables, schooljaar: int, *, locations: list[tuple[int, int]] | None = None,

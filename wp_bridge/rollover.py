@@ -15,6 +15,7 @@ from rules.school_year import next_school_year
 from .audit import Actor, Change, write_audit
 from .db import utcnow
 from .errors import Conflict
+from .faults import fault_point
 from .options import set_option
 from .sites import SCHOOL_YEAR_OPTION
 from .tables import NetworkTables, SiteTables
@@ -97,6 +98,7 @@ def roll_one_year(conn: Connection, t: SiteTables, site_id: int, prefix: str, ol
         ["school_id", "admgr_code", *KEPT_FIELDS, "school_year", "version", "created_at", "updated_at"],
         select(*copied, literal(new_next), literal(1), literal(now), literal(now)).where(o.c.school_year == new_current),
     ))
+    fault_point("rollover.year_moved")
     set_option(conn, prefix, SCHOOL_YEAR_OPTION, new_current)
     changes = [Change("site", "rollover", entity_id=site_id, field="current_school_year", old=old_current, new=new_current)]
     changes += [

@@ -19,6 +19,7 @@ from .audit import Actor, Change, write_audit
 from .db import is_mysql, utcnow
 from .effects import WordPressEffects
 from .errors import Conflict
+from .faults import fault_point
 from .locks import ACCOUNTS_LOCK, lock_for_transaction
 from .outbox import cancel_invitations, needing_new_invitation
 from .php_serialize import PhpSerializeError, serialize
@@ -142,6 +143,7 @@ def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_versio
     new = [e for e in maybe_new if e not in existing and first_of[e.lower()] == e]
     if new:
         _create_accounts(conn, network, site, {e: keys[e] for e in new}, result)
+        fault_point("import.accounts_created")  # also the single add of an admin: a test arms it for an import
     for email in emails:
         first = first_of[email.lower()]
         result.users[email] = existing.get(email) or existing.get(first) or result.created[first].user_id
@@ -160,6 +162,7 @@ def add_admins(conn: Connection, network, t: SiteTables, site: WpSite, db_versio
         result.wordpress.action("user_register", account.user_id, site.id, role)
     granted = _grant_role(conn, network, site, sorted({u for _s, u in wanted}), role, result.wordpress)
     result.restored = granted & {u for _s, u in result.already} - {u for _s, u in new_links}
+    fault_point("import.roles_granted")
     changes = [Change("school_admin", "add", u, s, new={"user_id": u, "email": email_of(result, u),
                                                         "account_created": u in created_ids})
                for s, u in new_links]

@@ -19,6 +19,7 @@ from rules.admin_import import MAX_ROWS, NO_ROWS, TEMPLATE_HEADINGS, check_rows,
 from rules.emails import INVITATION_STATUS_TEXT, normalise_email
 from rules.roles import MANAGERS
 from rules.schools import format_instellingsnummer
+from wp_bridge.faults import fault_point
 from wp_bridge.job_runs import active_run, freshest_scheduler
 from wp_bridge.options import get_option
 from wp_bridge.outbox import INVITATION, PENDING, STATUSES, list_mails, queue_mail
@@ -374,6 +375,7 @@ def import_admins(query, site_id, access):
     try:
         with write_transaction():
             result = _add(access, pairs, schools, source="import")
+            fault_point("import.before_commit")
     except UnreadableWordPressValue as exc:
         return _invalid(query, data, requests, _unreadable_rows(exc, requests))
     if result.invitations:
