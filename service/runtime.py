@@ -6,6 +6,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import logging
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -106,10 +107,16 @@ def close_db(_exc=None) -> None:
                 conn.close()  # the pool's check-in releases any lock still held
 
 
+# A connection the server closed (a restart, wait_timeout) fails its statement at once: worth one retry on a
+# fresh connection. One that failed after waiting out a timeout (a frozen server, a cut network) is not.
+RETRY_WITHIN_SECONDS = 2.0
+
+
 def lost_connection(error: Exception) -> bool:
-    """A statement failed because its connection is dead (the server restarted, a network cut): the
+    """A statement failed at once because its connection is dead (the server restarted, a network cut): the
     connection was discarded, and the server rolled back what it had not committed."""
-    return isinstance(error, DBAPIError) and error.connection_invalidated
+    return (isinstance(error, DBAPIError) and error.connection_invalidated
+            and time.perf_counter() - g.get("started", 0.0) <= RETRY_WITHIN_SECONDS)
 
 
 def drop_connections() -> None:
