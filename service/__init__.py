@@ -38,6 +38,8 @@ class LopFlask(Flask):
         except DBAPIError as error:
             if not may_retry_request(error):
                 raise
+        for upload in request.files.values():  # the first attempt may have read them
+            upload.stream.seek(0)
         return super().dispatch_request()
 
 
@@ -76,6 +78,7 @@ def create_app(config: Config | None = None, runtime: Runtime | None = None) -> 
     app.url_map.converters["int"] = PathIdConverter
     app.extensions["lop_sidecar"] = runtime
     track_commits(runtime.engine)
+    runtime.read_engine  # noqa: B018 — made now, before a worker's threads share it
 
     api = LopApi(app, spec_kwargs={"info": {"description": "The LOP sidecar beside the WordPress sites of the LOPs."}})
     api.spec.components.security_scheme(

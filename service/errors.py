@@ -224,8 +224,12 @@ def _database_error(error: DBAPIError):
                        "Er is niets gewijzigd; laat de speciale tekens (zoals emoji) weg.")
     if not is_transient(error):
         return _unexpected(error)
-    # Nothing was written (the transaction rolled back); the caller may retry.
     log.warning("database unavailable: %s (request %s)", describe_database_error(error), g.get("request_id"))
+    if g.get("db_committed"):  # the change was stored before the connection went: saying otherwise invites a duplicate
+        return problem(503, "database_unavailable", "De verbinding met de databank viel weg nadat de wijziging bewaard werd. "
+                                                    "Herlaad de pagina om te controleren voor je het opnieuw probeert.",
+                       headers={"Retry-After": "5"})
+    # Nothing was written (the transaction rolled back); the caller may retry.
     return problem(503, "database_unavailable", "De databank antwoordt niet: er is niets gewijzigd. Probeer het over enkele seconden opnieuw.",
                    headers={"Retry-After": "5"})
 

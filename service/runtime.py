@@ -73,14 +73,11 @@ def db() -> Connection:
 
 
 def write_db() -> Connection:
-    """The connection a change is written on: the request's own, except for a read, whose own is in
-    autocommit mode (no transaction could hold the change and its audit rows together)."""
-    if request.method not in READ_METHODS or runtime().read_engine is runtime().engine:
-        return db()
-    conn = g.get("write_conn")
-    if conn is None:
-        conn = g.write_conn = runtime().engine.connect()
-    return conn
+    """The connection a change is written on: the request's own. A read (GET …) writes nothing: its own
+    connection is in autocommit mode, where no transaction could hold a change and its audit rows together."""
+    if request.method in READ_METHODS and runtime().read_engine is not runtime().engine:
+        raise RuntimeError(f"a {request.method} request must not write")
+    return db()
 
 
 @contextlib.contextmanager
@@ -96,7 +93,7 @@ def autocommit_db() -> Iterator[Connection]:
 
 
 def close_db(_exc=None) -> None:
-    for name in ("db_conn", "write_conn"):
+    for name in ("db_conn",):
         conn = g.pop(name, None)
         if conn is not None:
             try:
@@ -120,12 +117,11 @@ def lost_connection(error: Exception) -> bool:
 
 
 def drop_connections() -> None:
-    """Forget the request's connections, so that the next db() takes a fresh one from the pool."""
-    for name in ("db_conn", "write_conn"):
-        conn = g.pop(name, None)
-        if conn is not None:
-            with contextlib.suppress(Exception):
-                conn.close()
+    """Forget the request's connection, so that the next db() takes a fresh one from the pool."""
+    conn = g.pop("db_conn", None)
+    if conn is not None:
+        with contextlib.suppress(Exception):
+            conn.close()
 
 
 def may_retry_request(error: Exception) -> bool:

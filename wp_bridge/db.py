@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
+import re
+import threading
 import time
 import weakref
 
@@ -75,6 +78,8 @@ def make_engine(url: str, *, pool_size: int = 5, autocommit: bool = False, ping_
     event.listen(engine, "checkin", _release_held_locks)
     if not ping_every_checkout:
         _check_long_idle_connections(engine)
+    if read_timeout:
+        _wait_for_row_locks_less_than(engine, read_timeout)
     _options[engine] = {"pool_size": pool_size, "ping_every_checkout": ping_every_checkout, "read_timeout": read_timeout}
     return engine
 
@@ -91,18 +96,24 @@ def autocommit_twin(engine: Engine) -> Engine:
     nonce no separate COMMIT. On SQLite the engine itself. Disposed with ``engine``."""
     if not is_mysql(engine):
         return engine
-    twin = _autocommit_twins.get(engine)
-    if twin is None:
-        twin = make_engine(engine.url.render_as_string(hide_password=False), **_options[engine], autocommit=True)
-        _autocommit_twins[engine] = twin
-        event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
+    with _twins_lock:  # a gthread worker's first requests arrive together: one twin, one pool
+        twin = _autocommit_twins.get(engine)
+        if twin is None:
+            options = _options.get(engine, {})
+            twin = make_engine(engine.url.render_as_string(hide_password=False), **options, autocommit=True)
+            _autocommit_twins[engine] = twin
+            event.listen(engine, "engine_disposed", lambda _engine: twin.dispose())
     return twin
+
+
+_twins_lock = threading.Lock()
 
 
 @functools.lru_cache(maxsize=512)
 def _driver_sql(statement, dialect) -> str:
-    """The statement as SQL with its constants written in and ``%(name)s`` for each parameter left to give
-    (mysql-connector fills in only those: a ``%`` elsewhere stays as it is)."""
+    """The statement as SQL with its constants written in and ``%(name)s`` for each parameter left to give.
+    A constant holding ``%`` is refused: the compiler doubles it for a pyformat driver, and mysql-connector
+    undoes that only where it fills in parameters."""
     names = set()
 
     def parameter_placeholder(element):
@@ -115,6 +126,8 @@ def _driver_sql(statement, dialect) -> str:
     sql = str(with_placeholders.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
     for name in names:  # the compiler escaped them as text for a pyformat driver
         sql = sql.replace(f"%%({name})s", f"%({name})s")
+    if "%" in re.sub(r"%\((\w+)\)s", lambda m: "" if m.group(1) in names else m.group(0), sql):
+        raise ValueError("run_fixed: a constant with '%' cannot be written into the SQL; pass it as a parameter")
     return sql
 
 
@@ -129,20 +142,35 @@ def run_fixed(conn: Connection, statement, params: dict | None = None) -> list[t
         result = conn.execute(statement, params or {})
         return [tuple(row) for row in result] if result.returns_rows else []
     sql = _driver_sql(statement, conn.dialect)
-    dbapi = conn.connection.dbapi_connection
+    pooled = conn.connection
     cursor = None
     try:
-        cursor = dbapi.cursor()
+        cursor = pooled.dbapi_connection.cursor()
         cursor.execute(sql, params or None)
-        rows = cursor.fetchall() if cursor.description else []
-        cursor.close()
-        return rows
+        return cursor.fetchall() if cursor.description else []
     except conn.dialect.loaded_dbapi.Error as error:
-        lost = conn.dialect.is_disconnect(error, dbapi, cursor)
-        if lost:
+        lost = conn.dialect.is_disconnect(error, pooled.dbapi_connection, cursor)
+        if lost:  # as SQLAlchemy does: the server went away for every connection of the pool, not just this one
+            conn.engine.pool._invalidate(pooled, error)
             conn.invalidate(error)
         raise DBAPIError.instance(sql, params, error, conn.dialect.loaded_dbapi.Error, hide_parameters=True,
                                   connection_invalidated=lost, dialect=conn.dialect) from error
+    finally:
+        if cursor is not None:
+            with contextlib.suppress(Exception):
+                cursor.close()
+
+
+def _wait_for_row_locks_less_than(engine: Engine, read_timeout: int) -> None:
+    """A statement waiting for a row lock gives up (1205, 'try again') before the client's read timeout
+    would cut the connection while the server session still waits holding its locks."""
+    seconds = max(1, read_timeout * 2 // 3)
+
+    @event.listens_for(engine, "connect")
+    def shorter_lock_wait(dbapi_connection, _record):
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"SET SESSION innodb_lock_wait_timeout = {int(seconds)}")
+        cursor.close()
 
 
 def _check_long_idle_connections(engine: Engine) -> None:
