@@ -33,7 +33,7 @@ from pathlib import Path
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
-from bench._common import MYSQL_URL, SECRET, fresh_mysql_database, free_port, percentile, served
+from bench._common import MYSQL_URL, SECRET, free_port, fresh_mysql_database, percentile, served
 from bench._platform import cpu_seconds
 from bench._seed import SITE, seed_site
 from service.signing import sign_headers
