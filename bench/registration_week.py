@@ -59,6 +59,7 @@ from urllib.parse import parse_qs, urlparse
 import requests
 from sqlalchemy import create_engine, func, text
 from sqlalchemy import select as sql_select
+from sqlalchemy.engine import make_url
 
 from bench._common import SECRET, free_port, fresh_mysql_database, percentile
 
@@ -306,6 +307,30 @@ def proc_status(pid: int, key: str) -> int | None:
                     return int(line.split()[1])
     except OSError:
         return None
+    return None
+
+
+def machine_busy_seconds() -> float:
+    """CPU seconds all cores spent on anything but idling since boot (/proc/stat)."""
+    with open("/proc/stat") as f:
+        values = [int(v) for v in f.readline().split()[1:]]
+    return (sum(values) - values[3] - values[4]) / os.sysconf("SC_CLK_TCK")
+
+
+def mariadb_pid(port: int) -> int | None:
+    """The MariaDB server answering on ``port`` (its command line names that port, or none: the default)."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                argv = f.read().decode(errors="replace").split("\0")
+        except OSError:
+            continue
+        if argv and os.path.basename(argv[0]) in ("mariadbd", "mysqld"):
+            ports = [a.split("=", 1)[1] for a in argv if a.startswith("--port=")]
+            if ports == [str(port)] or (not ports and port == 3306):
+                return int(entry)
     return None
 
 
@@ -618,22 +643,22 @@ def _innodb_counters(url: str) -> dict:
         engine.dispose()
 
 
-def _ov_sync_loop(env: dict, result: Result, stop: threading.Event, first_at: float, every: float) -> None:
-    """``lop-sidecar jobs run ov-sync`` now and then while the load runs (each to its end)."""
+def _ov_sync_loop(env: dict, result: Result, stop: threading.Event, first_at: float, every: float, t0: float) -> None:
+    """``lop-sidecar jobs run ov-sync`` now and then while the load runs (each to its end, however long)."""
     if stop.wait(first_at):
         return
     while True:
         started = time.perf_counter()
-        process = subprocess.Popen([sys.executable, "-m", "service.cli", "jobs", "run", "ov-sync"],
-                                   env={**os.environ, **env}, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        try:
-            output, _ = process.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            output, _ = process.communicate()
-        usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-        result.ov_runs.append({"returncode": process.returncode, "seconds": time.perf_counter() - started,
-                               "output": output.strip()[-600:], "children_cpu": usage.ru_utime + usage.ru_stime})
+        with tempfile.TemporaryFile("w+") as output:
+            process = subprocess.Popen([sys.executable, "-m", "service.cli", "jobs", "run", "ov-sync"],
+                                       env={**os.environ, **env}, stdout=output, stderr=subprocess.STDOUT, text=True)
+            _, status, usage = os.wait4(process.pid, 0)  # this child's own CPU time
+            process.returncode = os.waitstatus_to_exitcode(status)
+            output.seek(0)
+            text_ = output.read()
+        result.ov_runs.append({"at": started - t0, "returncode": process.returncode,
+                               "seconds": time.perf_counter() - started,
+                               "output": text_.strip()[-600:], "cpu": usage.ru_utime + usage.ru_stime})
         if stop.wait(max(0.0, started + every - time.perf_counter())):
             return
 
@@ -727,11 +752,13 @@ def _load(url, env, base, master, profile, world, result, say) -> None:
     innodb_before = _innodb_counters(url)
     pids = worker_pids(master)
     cpu_before = {pid: cpu_seconds(pid) for pid in pids}
+    database = mariadb_pid(make_url(url).port or 3306)
+    database_before, busy_before = cpu_seconds(database) if database else 0.0, machine_busy_seconds()
     stop = threading.Event()
     t0 = time.perf_counter()
     samplers = [threading.Thread(target=_sample_rss, args=(master, result, stop, profile.rss_every, t0), daemon=True),
                 threading.Thread(target=_ov_sync_loop, args=(env, result, stop, min(10.0, profile.seconds / 6),
-                                                            profile.ov_every), daemon=True)]
+                                                            profile.ov_every, t0), daemon=True)]
     for thread in samplers:
         thread.start()
     say(f"load: {profile.clients} public clients, {profile.admins} school admins, the expert's log export and "
@@ -744,7 +771,9 @@ def _load(url, env, base, master, profile, world, result, say) -> None:
     samplers[0].join()
     result.cpu = {"server workers": sum(cpu_seconds(pid) - cpu_before.get(pid, 0.0) for pid in worker_pids(master)),
                   "public clients": public["cpu"], "staff clients": staff["cpu"],
-                  "ov-sync": sum(r["children_cpu"] for r in result.ov_runs[-1:])}
+                  "ov-sync": sum(r["cpu"] for r in result.ov_runs),
+                  "MariaDB (whole server)": cpu_seconds(database) - database_before if database else float("nan")}
+    result.cpu["machine, everything"] = machine_busy_seconds() - busy_before
     result.public = public["public"]
     result.patches.extend(staff["patches"])
     result.lists = staff["lists"]
@@ -870,7 +899,8 @@ def report(result: Result, say=print) -> None:
         say(f"log export   : {export['status']}, {export.get('rows', export['lines'])} rows in {export['seconds']:.1f} s "
             f"(started at {export['at']:.0f} s)")
     for n, run_ in enumerate(result.ov_runs, start=1):
-        say(f"ov-sync {n}    : exit {run_['returncode']} in {run_['seconds']:.1f} s: {run_['output'][-220:]}")
+        say(f"ov-sync {n}    : exit {run_['returncode']} in {run_['seconds']:.1f} s (started at {run_['at']:.0f} s): "
+            f"{run_['output'][-220:]}")
     say("latency          idle p50   idle p99   load p50   load p99   p50 ratio   p99 ratio (target p99 <= 5x)")
     for name, idle, load in (("304 (If-None-Match)", result.idle_304, load_304), ("PATCH", result.idle_patch, patch_lat)):
         say(f"{name:20s} {ms(idle, 50):6.1f} ms {ms(idle, 99):7.1f} ms {ms(load, 50):7.1f} ms {ms(load, 99):7.1f} ms"
@@ -886,8 +916,10 @@ def report(result: Result, say=print) -> None:
         say(f"worker {pid} RSS: {samples[0][1] / 1024:.0f} MB at start, {warm[0] / 1024:.0f} MB after warm-up "
             f"({warm_until:.0f} s), {warm[-1] / 1024:.0f} MB at the end, max {max(warm) / 1024:.0f} MB: growth after "
             f"warm-up {(warm[-1] - warm[0]) / warm[0]:+.1%} (target < 10%)")
+    served = len(public) + len(patches) + len(result.lists) + len(result.exports)
     say("CPU seconds during the load: " + ", ".join(f"{k} {v:.0f}" for k, v in result.cpu.items())
-        + f" (of {seconds * (os.cpu_count() or 1):.0f} core-seconds)")
+        + f" (of {seconds * (os.cpu_count() or 1):.0f} core-seconds); server workers "
+        f"{result.cpu.get('server workers', 0) / max(1, served) * 1000:.1f} ms a request")
     say(f"server log: statuses {result.server_log.get('statuses')}, {result.server_log.get('counts')}, "
         f"worker restarts {result.server_log.get('worker_restarts')}")
     say(f"MariaDB (server-wide, also other databases): deadlocks {result.innodb.get('Innodb_deadlocks')}, "
