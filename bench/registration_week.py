@@ -630,6 +630,7 @@ class Result:
     innodb: dict = field(default_factory=dict)
     check: dict = field(default_factory=dict)
     load_seconds: float = 0.0
+    final_tables: list[tuple[str, dict]] = field(default_factory=list)  # (ETag, table) after the load
 
 
 def _innodb_counters(url: str) -> dict:
@@ -691,11 +692,25 @@ def run(url: str, profile: Profile, say=print, keep_log: str | None = None) -> R
             say(f"idle: 304 p50 {percentile(result.idle_304, 50) * 1000:.1f} ms, "
                 f"PATCH p50 {percentile(result.idle_patch, 50) * 1000:.1f} ms")
             _load(url, env, base, master, profile, world, result, say)
+            result.final_tables = _final_tables(base, 4 * profile.workers)
         result.server_log = scan_server_log(log_path, profile.workers)
         if keep_log:
             shutil.copyfile(log_path, keep_log)
     result.check = check(url, result)
     return result
+
+
+def _final_tables(base: str, n: int) -> list[tuple[str, dict]]:
+    """The public table after the load, asked ``n`` times on fresh connections (so from every worker)."""
+    from service.signing import sign_headers
+
+    path = f"/api/v1/sites/{SITE}/free-places?year=current"
+    tables = []
+    for _ in range(n):
+        response = requests.get(base + path, timeout=60,
+                                headers={**sign_headers(SECRET, "GET", path, user=0), "Connection": "close"})
+        tables.append((response.headers.get("ETag", ""), response.json() if response.status_code == 200 else {}))
+    return tables
 
 
 def _idle_baseline(base: str, profile: Profile, world: World, result: Result) -> None:
@@ -810,7 +825,8 @@ def scan_server_log(path: str, workers: int) -> dict:
 
 def check(url: str, result: Result) -> dict:
     """Every PATCH that answered 200 is in the database and in the log exactly once; nothing else is."""
-    from wp_bridge.tables import site_tables
+    from rules.offerings import AN_ADMGR
+    from wp_bridge.tables import network_tables, site_tables
 
     t = site_tables(f"wp_{SITE}_")
     engine = create_engine(url)
@@ -830,6 +846,12 @@ def check(url: str, result: Result) -> dict:
                 sql_select(t.offerings.c.id, t.offerings.c.free_places, t.offerings.c.version)
                 .where(t.offerings.c.id.in_(touched)))} if touched else {}
             log_total = conn.execute(sql_select(func.count()).select_from(t.audit_log)).scalar_one()
+            current = {(int(school), int(code)): fp for school, code, fp in conn.execute(
+                sql_select(t.offerings.c.school_id, t.offerings.c.admgr_code, t.offerings.c.free_places)
+                .where(t.offerings.c.school_year == result.world.current))}
+            nt = network_tables("wp_")
+            ov_rows = conn.execute(sql_select(func.count()).select_from(nt.ov_offerings)).scalar_one()
+            ov_runs = Counter(conn.execute(sql_select(nt.job_runs.c.status).where(nt.job_runs.c.job == "ov-sync")).scalars())
     finally:
         engine.dispose()
     problems = []
@@ -865,6 +887,16 @@ def check(url: str, result: Result) -> dict:
                 problems.append(f"log export: {rows} rows (expected {result.world.seeded_log_rows}..{log_total}), "
                                 f"complete: {export['ends_with_newline']}")
             export["rows"] = rows
+    if ov_rows != result.profile.ov_records or ov_runs != Counter({"succeeded": len(result.ov_runs)}):
+        problems.append(f"OV: {ov_rows} snapshot rows (expected {result.profile.ov_records}), runs {dict(ov_runs)}")
+    # The public table after the load shows what the database holds, whichever worker answers.
+    for etag, table in result.final_tables:
+        shown = {(s["id"], c["admgr_code"]): c["free_places"] for s in table.get("schools", []) for c in s["columns"]}
+        shown.update({(s["id"], AN_ADMGR): s["an"]["free_places"] for s in table.get("schools", []) if s["an"]})
+        if etag != result.final_tables[0][0] or shown != current:
+            wrong = sum(1 for key, value in current.items() if shown.get(key, "missing") != value)
+            problems.append(f"public table after the load (ETag {etag}): {wrong} of {len(current)} free places "
+                            "differ from the database")
     return {"patches_ok": len(ok), "patches_logged": sum(1 for p in ok if logged[p["request_id"]] == 1),
             "offerings_touched": len(by_offering), "log_rows_after": log_total, "problems": problems}
 
