@@ -962,9 +962,11 @@ def report(result: Result, say=print) -> None:
         warm = [kb for at, kb in samples if at >= warm_until]
         if not warm:
             continue
+        quarters = " ".join(f"{next(kb for at, kb in samples if at >= q * seconds / 4) / 1024:.0f}"
+                            for q in (1, 2, 3) if samples[-1][0] >= q * seconds / 4)
         say(f"worker {pid} RSS: {samples[0][1] / 1024:.0f} MB at start, {warm[0] / 1024:.0f} MB after warm-up "
-            f"({warm_until:.0f} s), {warm[-1] / 1024:.0f} MB at the end, max {max(warm) / 1024:.0f} MB: growth after "
-            f"warm-up {(warm[-1] - warm[0]) / warm[0]:+.1%} (target < 10%)")
+            f"({warm_until:.0f} s), {quarters} MB at each quarter, {warm[-1] / 1024:.0f} MB at the end, max "
+            f"{max(warm) / 1024:.0f} MB: growth after warm-up {(warm[-1] - warm[0]) / warm[0]:+.1%} (target < 10%)")
     served = len(public) + len(patches) + len(result.lists) + len(result.exports)
     say("CPU seconds during the load: " + ", ".join(f"{k} {v:.0f}" for k, v in result.cpu.items())
         + f" (of {seconds * (os.cpu_count() or 1):.0f} core-seconds); server workers "
