@@ -75,8 +75,9 @@ from bench._common import SECRET, free_port, fresh_mysql_database, percentile
 SITE = 2
 OV_KEY = "bench-ov-key"
 OV_PAGE_SIZE = 5000
-# Reuse a keep-alive connection only when it was idle for less than this: gunicorn closes idle ones after 2 s.
-KEEPALIVE_REUSE_SECONDS = 1.5
+# Reuse a keep-alive connection only when it was idle for less than this: gunicorn closes idle ones after 2 s
+# (counted from when it sent the answer, which a busy client reads later).
+KEEPALIVE_REUSE_SECONDS = 1.0
 
 
 @dataclass
@@ -354,38 +355,53 @@ def cpu_seconds(pid: int) -> float:
 
 
 class Client:
-    """One client's keep-alive HTTP/1.1 connection, as a browser or PHP's curl keeps one; a fresh one when the
-    server may have closed it (idle for longer than KEEPALIVE_REUSE_SECONDS, or readable: closed)."""
+    """One client's keep-alive HTTP/1.1 connection, as a browser or curl keeps one: a fresh one when the server
+    may have closed it (idle for KEEPALIVE_REUSE_SECONDS, or readable: closed). When the server closes a reused
+    connection just as a request goes out (its keep-alive timeout racing the request: the request is reset
+    before any answer), the request is sent once more on a fresh connection, as curl and browsers do, and
+    counted in ``retries``; a failure after the answer began is never retried."""
 
     def __init__(self, base: str, timeout: float = 120):
         host, port = base.removeprefix("http://").split(":")
         self.host, self.port, self.timeout = host, int(port), timeout
         self.conn: http.client.HTTPConnection | None = None
         self.last_used = 0.0
-        self.connects = 0
+        self.retries = 0
 
-    def _fresh(self) -> http.client.HTTPConnection:
+    def _connection(self) -> tuple[http.client.HTTPConnection, bool]:
+        """The connection to send on, and whether it is a reused one."""
         if self.conn is not None and time.perf_counter() - self.last_used < KEEPALIVE_REUSE_SECONDS:
             sock = self.conn.sock
             if sock is not None and not _readable(sock):
-                return self.conn
+                return self.conn, True
         self.close()
         self.conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
-        self.connects += 1
-        return self.conn
+        return self.conn, False
 
     def request(self, method: str, path: str, *, user: int, body: bytes = b"", headers: dict | None = None,
                 sink=None) -> tuple[int, http.client.HTTPResponse, bytes]:
         """A signed request; the response body read whole, or passed chunk by chunk to ``sink``."""
         from service.signing import sign_headers
 
-        conn = self._fresh()
         all_headers = {**sign_headers(SECRET, method, path, user=user, body=body), **(headers or {})}
         if body:
             all_headers["Content-Type"] = "application/json"
+        while True:
+            conn, reused = self._connection()
+            try:
+                conn.request(method, path, body=body or None, headers=all_headers)
+                response = conn.getresponse()
+            except (ConnectionResetError, BrokenPipeError, ConnectionAbortedError):  # RemoteDisconnected too
+                self.close()
+                if not reused:
+                    raise
+                self.retries += 1
+                continue
+            except BaseException:
+                self.close()
+                raise
+            break
         try:
-            conn.request(method, path, body=body or None, headers=all_headers)
-            response = conn.getresponse()
             if sink is None:
                 data = response.read()
             else:
@@ -441,6 +457,7 @@ def public_clients(base: str, profile: Profile, seconds: float, go, queue, clien
     started = threading.Event()
     timing: dict = {}
     newest = {"etag": None}
+    retries = [0]
 
     def client(n: int):
         rng = random.Random(n)
@@ -472,6 +489,7 @@ def public_clients(base: str, profile: Profile, seconds: float, go, queue, clien
         with lock:
             results.extend(mine)
             failures.extend(failed)
+            retries[0] += http_.retries
 
     threads = [threading.Thread(target=client, args=(n,), daemon=True) for n in range(clients)]
     for thread in threads:
@@ -483,7 +501,7 @@ def public_clients(base: str, profile: Profile, seconds: float, go, queue, clien
     for thread in threads:
         thread.join()
     usage = resource.getrusage(resource.RUSAGE_SELF)
-    queue.put({"public": results, "failures": failures, "cpu": usage.ru_utime + usage.ru_stime})
+    queue.put({"public": results, "failures": failures, "cpu": usage.ru_utime + usage.ru_stime, "retries": retries[0]})
 
 
 def staff_clients(base: str, profile: Profile, world: World, seconds: float, go, queue, admins: int | None = None,
@@ -495,6 +513,7 @@ def staff_clients(base: str, profile: Profile, world: World, seconds: float, go,
     lists: list[tuple] = []
     exports: list[dict] = []
     failures: list[dict] = []
+    retries = [0]
     lock = threading.Lock()
     started = threading.Event()
     timing: dict = {}
@@ -551,6 +570,7 @@ def staff_clients(base: str, profile: Profile, world: World, seconds: float, go,
             patches.extend(mine)
             lists.extend(listed)
             failures.extend(failed)
+            retries[0] += http_.retries
 
     def expert():
         http_ = Client(base, timeout=300)
@@ -580,6 +600,8 @@ def staff_clients(base: str, profile: Profile, world: World, seconds: float, go,
                     failures.append(_failure("export", status, seen["tail"], response))
             next_at = t0 + profile.export_every
         http_.close()
+        with lock:
+            retries[0] += http_.retries
 
     threads = [threading.Thread(target=admin, args=pair, daemon=True) for pair in admins_]
     if export:
@@ -594,7 +616,7 @@ def staff_clients(base: str, profile: Profile, world: World, seconds: float, go,
         thread.join()
     usage = resource.getrusage(resource.RUSAGE_SELF)
     queue.put({"patches": patches, "lists": lists, "exports": exports, "failures": failures,
-               "cpu": usage.ru_utime + usage.ru_stime})
+               "cpu": usage.ru_utime + usage.ru_stime, "retries": retries[0]})
 
 
 def _in_processes(*targets) -> list[dict]:
@@ -645,6 +667,7 @@ class Result:
     innodb: dict = field(default_factory=dict)
     check: dict = field(default_factory=dict)
     load_seconds: float = 0.0
+    keepalive_retries: int = 0  # requests sent again after the server closed their idle connection (Client)
     final_tables: list[tuple[str, dict]] = field(default_factory=list)  # (ETag, table) after the load
 
 
@@ -809,6 +832,7 @@ def _load(url, env, base, master, profile, world, result, say) -> None:
     result.lists = staff["lists"]
     result.exports = staff["exports"]
     result.failures += public["failures"] + staff["failures"]
+    result.keepalive_retries = public["retries"] + staff["retries"]
     innodb_after = _innodb_counters(url)
     result.innodb = {name: innodb_after[name] - innodb_before.get(name, 0) if name != "Innodb_row_lock_time_max"
                      else innodb_after[name] for name in innodb_after}
@@ -969,6 +993,8 @@ def report(result: Result, say=print) -> None:
     say("CPU seconds during the load: " + ", ".join(f"{k} {v:.0f}" for k, v in result.cpu.items())
         + f" (of {seconds * (os.cpu_count() or 1):.0f} core-seconds); server workers "
         f"{result.cpu.get('server workers', 0) / max(1, served) * 1000:.1f} ms a request")
+    say(f"keep-alive races: {result.keepalive_retries} requests sent again on a fresh connection after the server "
+        "closed the idle one as they went out (as curl and browsers do; never after an answer began)")
     say(f"server log: statuses {result.server_log.get('statuses')}, {result.server_log.get('counts')}, "
         f"worker restarts {result.server_log.get('worker_restarts')}")
     say(f"MariaDB (server-wide, also other databases): deadlocks {result.innodb.get('Innodb_deadlocks')}, "
