@@ -25,6 +25,15 @@ CACHE_CONTROL = "public, max-age=30, must-revalidate"
 # registration week the same table is asked for far more often than it changes.
 _built: dict[tuple, tuple[str, bytes]] = {}
 _built_lock = threading.Lock()
+# One build per table at a time in a process: the requests that arrive together after a change wait for the
+# first one's table instead of each building it (bench/registration_week.py: with 4 threads per worker the
+# same table was built up to 4 times over, each build slower for sharing the interpreter).
+_building: dict[tuple, threading.Lock] = {}
+
+
+def _build_lock(key: tuple) -> threading.Lock:
+    with _built_lock:
+        return _building.setdefault(key, threading.Lock())
 
 
 class FreePlacesQuerySchema(Schema):
@@ -56,17 +65,26 @@ def free_places(query, site_id, access):
     if cached and cached[0] == etag:
         body = cached[1]
     else:
-        rows, programmes = public_rows(conn, access.tables, nt, label)
-        table = build_table(list_schools(conn, access.tables), rows, programmes, query["type"])
-        shown = {code for school in table for code in [c["admgr_code"] for c in school["columns"]]}
-        document = {"site_id": site_id, "year": year, "school_year": label,
-                    "programmes": {str(code): programmes[code] for code in sorted(shown) if code in programmes},
-                    "schools": table}
-        # orjson: the stdlib encoder took a quarter of a cold build of a 200-school table (README, Dependencies)
-        body = orjson.dumps(document)
-        with _built_lock:
-            _built[key] = (etag, body)
+        with _build_lock(key):
+            cached = _built.get(key)  # built by the request this one waited for?
+            if cached and cached[0] == etag:
+                body = cached[1]
+            else:
+                body = _build(conn, access, nt, site_id, year, label, query["type"])
+                with _built_lock:
+                    _built[key] = (etag, body)
     response = make_response(body, 200)
     response.content_type = "application/json"
     response.headers.update(headers)
     return response
+
+
+def _build(conn, access, nt, site_id: int, year: str, label: str, type_: str | None) -> bytes:
+    rows, programmes = public_rows(conn, access.tables, nt, label)
+    table = build_table(list_schools(conn, access.tables), rows, programmes, type_)
+    shown = {code for school in table for code in [c["admgr_code"] for c in school["columns"]]}
+    document = {"site_id": site_id, "year": year, "school_year": label,
+                "programmes": {str(code): programmes[code] for code in sorted(shown) if code in programmes},
+                "schools": table}
+    # orjson: the stdlib encoder took a quarter of a cold build of a 200-school table (README, Dependencies)
+    return orjson.dumps(document)
